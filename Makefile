@@ -1,0 +1,34 @@
+# `make run` and `make test` install what they need into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARTIFACTS := artifacts
+
+.PHONY: run test bench lock clean
+
+$(BIN)/statsserver: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+run: $(BIN)/statsserver
+	$(BIN)/statsserver run
+
+test: $(BIN)/statsserver
+	mkdir -p $(ARTIFACTS)
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/statsserver
+	$(BIN)/python benchmarks/collector.py
+
+# Re-pin requirements.lock after changing the ranges in pyproject.toml.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet setuptools -e '.[test]'
+	.lock-venv/bin/pip freeze --exclude-editable --all | grep -v '^pip==' > requirements.lock.new
+	{ sed -n '1,2p' requirements.lock; cat requirements.lock.new; } > requirements.lock && rm requirements.lock.new
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) $(ARTIFACTS) *.egg-info

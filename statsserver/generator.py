@@ -1,0 +1,155 @@
+"""The generator: samples every interval into the store until told to stop.
+
+One generator writes one database; a lock file next to it keeps a second one out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+from .collectors.processes import ProcessTable
+from .collectors.sampler import Sampler
+from .plugins import load_collectors
+from .storage import StoreError, Writer
+
+log = logging.getLogger(__name__)
+
+# Deleting expired samples is cheap but not free; once a minute keeps the store within
+# max_age plus a minute.
+EXPIRE_EVERY_SECONDS = 60.0
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; running two collectors there is on the user
+    fcntl = None
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class WriterLock:
+    """An advisory lock beside the database: released by the kernel even on SIGKILL."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".lock")
+        self.handle = None
+
+    def acquire(self) -> None:
+        if fcntl is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise AlreadyRunning(
+                f"{self.path.with_suffix('')}: a collector is already writing to it (pid {holder})") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+def build_sampler(config) -> Sampler:
+    collectors = load_collectors(config)
+    processes = None
+    if config.generator.processes and "processes" not in config.generator.disable:
+        processes = ProcessTable(config.generator.processes)
+    # A plugin gets half an interval (at most two seconds) to answer before it is skipped.
+    budget = min(config.generator.interval / 2, 2.0)
+    log.info("collectors: %s%s", ", ".join(c.name for c in collectors),
+             ", processes" if processes else "")
+    return Sampler(collectors, processes, plugin_budget=budget)
+
+
+class Generator:
+    def __init__(self, config, sampler: Sampler | None = None, source: str | None = None,
+                 clock=time.time) -> None:
+        self.config = config
+        self.interval = config.generator.interval
+        self.max_age = config.generator.max_age
+        self.source = source or socket.gethostname()
+        self.sampler = sampler or build_sampler(config)
+        self.clock = clock
+        self.lock = WriterLock(config.database_path)
+        self.writer: Writer | None = None
+        self.samples_written = 0
+        self._store_failing = False
+
+    def open(self) -> None:
+        self.lock.acquire()
+        try:
+            self.writer = Writer(self.config.database_path)
+        except BaseException:
+            self.lock.release()
+            raise
+        log.info("writing %s every %g s as source %r", self.config.database_path, self.interval, self.source)
+
+    def close(self) -> None:
+        self.sampler.close()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self.lock.release()
+
+    def step(self) -> None:
+        sample = self.sampler.sample()
+        try:
+            self.writer.write(self.source, sample.time, sample.values, sample.metrics,
+                              sample.processes, interval=self.interval)
+        except StoreError as error:
+            # The disk may be full or the file briefly locked: keep sampling, say it once.
+            if not self._store_failing:
+                log.error("%s; samples are dropped until storing works again", error)
+            self._store_failing = True
+            return
+        if self._store_failing:
+            log.info("storing samples works again")
+            self._store_failing = False
+        self.samples_written += 1
+
+    def expire(self) -> None:
+        try:
+            deleted = self.writer.expire(self.clock() - self.max_age)
+        except StoreError as error:
+            log.error("%s", error)
+            return
+        if deleted:
+            log.debug("deleted %d expired rows", deleted)
+
+    def run(self, stop: threading.Event) -> None:
+        """Sample on a fixed grid of the monotonic clock until `stop` is set.
+
+        When a sample takes longer than an interval, the missed ticks are skipped, not caught up.
+        """
+        self.open()
+        try:
+            self.expire()
+            next_expiry = time.monotonic() + EXPIRE_EVERY_SECONDS
+            next_tick = time.monotonic()
+            while not stop.is_set():
+                self.step()
+                now = time.monotonic()
+                if now >= next_expiry:
+                    self.expire()
+                    next_expiry = now + EXPIRE_EVERY_SECONDS
+                next_tick += self.interval
+                if next_tick < now:
+                    next_tick = now + self.interval - (now - next_tick) % self.interval
+                stop.wait(next_tick - now)
+        finally:
+            self.close()

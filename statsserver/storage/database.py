@@ -1,0 +1,52 @@
+"""Opening the SQLite file: WAL for the one writer, read-only connections for readers."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .migrations import SchemaError, migrate
+
+# How long a statement waits for another connection's lock (a checkpoint, a second process
+# migrating) before giving up, in milliseconds.
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """The database cannot be used. The message names the file and is meant for the user."""
+
+
+def open_for_writing(path: Path) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits,
+        # a killed process loses nothing committed.
+        connection.execute("PRAGMA synchronous = NORMAL")
+        migrate(connection)
+    except SchemaError as error:
+        raise StoreError(f"{path}: cannot be used: {error}") from None
+    except (sqlite3.Error, OSError) as error:
+        raise StoreError(f"{path}: cannot be opened for writing: {error}") from None
+    return connection
+
+
+def open_for_reading(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise StoreError(f"{path}: no database here yet; start the collector first")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                     isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error as error:
+        raise StoreError(f"{path}: cannot be opened for reading: {error}") from None
+    if "migrations" not in names:
+        raise StoreError(f"{path}: cannot be used: it is not a StatsServer database")
+    return connection
+
+
+def to_ms(seconds: float) -> int:
+    return int(round(seconds * 1000))

@@ -1,0 +1,101 @@
+"""Named schema migrations, applied in order, each in its own transaction, each recorded once.
+
+Add a migration by appending to MIGRATIONS; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_initial", """
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            interval REAL            -- seconds between samples; NULL for pushed, irregular data
+        );
+        CREATE TABLE series (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            category TEXT NOT NULL,
+            label TEXT NOT NULL,
+            unit TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT 'gauge',   -- 'counter' is stored as a per-second rate
+            graph INTEGER NOT NULL DEFAULT 1,
+            description TEXT NOT NULL DEFAULT '',
+            UNIQUE (source_id, category, label)
+        );
+        -- time is Unix time in integer milliseconds: exact keys, and smaller than a REAL.
+        CREATE TABLE samples (
+            series_id INTEGER NOT NULL,
+            time INTEGER NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (series_id, time)
+        ) WITHOUT ROWID;
+        CREATE TABLE process_snapshots (
+            source_id INTEGER NOT NULL,
+            time INTEGER NOT NULL,
+            processes TEXT NOT NULL,      -- JSON list of process objects
+            PRIMARY KEY (source_id, time)
+        ) WITHOUT ROWID;
+    """),
+]
+
+
+class SchemaError(Exception):
+    pass
+
+
+def applied(connection: sqlite3.Connection) -> list[str]:
+    has_table = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone()
+    if not has_table:
+        return []
+    return [row[0] for row in connection.execute("SELECT name FROM migrations ORDER BY rowid")]
+
+
+def statements(script: str) -> list[str]:
+    """Split a script into statements, the way SQLite itself judges where one ends."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        found.append(pending.strip())
+    return found
+
+
+def migrate(connection: sqlite3.Connection, migrations: list[tuple[str, str]] = MIGRATIONS) -> list[str]:
+    """Bring the schema up to date; returns the names newly applied.
+
+    All of it runs in one write transaction, so two processes starting on one new file cannot
+    both apply a migration, and a failed migration leaves the schema as it was. The connection
+    must be in autocommit mode (isolation_level=None).
+    """
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        done = applied(connection)
+        known = [name for name, _ in migrations]
+        if not done and connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise SchemaError("it holds tables but is not a StatsServer database")
+        unknown = [name for name in done if name not in known]
+        if unknown:
+            raise SchemaError(f"it was made by a newer StatsServer (migration {unknown[0]})")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+        new = []
+        for name, script in migrations:
+            if name in done:
+                continue
+            for statement in statements(script):
+                connection.execute(statement)
+            connection.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+            new.append(name)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return new
