@@ -252,6 +252,8 @@ def describe(config: Config) -> str:
             shown = format_duration(shown)
         elif isinstance(shown, bool):
             shown = str(shown).lower()
+        elif isinstance(shown, float):
+            shown = f"{shown:g}"
         rows.append((value.setting.name, str(shown), value.origin))
     width = max(len(name) for name, _, _ in rows)
     value_width = max(len(shown) for _, shown, _ in rows)

@@ -57,14 +57,13 @@ def applied(connection: sqlite3.Connection) -> list[str]:
 
 def statements(script: str) -> list[str]:
     """Split a script into statements, the way SQLite itself judges where one ends."""
-    found, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            found.append(pending.strip())
-            pending = ""
-    if pending.strip():
-        found.append(pending.strip())
+    found, start = [], 0
+    for end, char in enumerate(script):
+        if char == ";" and sqlite3.complete_statement(script[start : end + 1]):
+            found.append(script[start : end + 1].strip())
+            start = end + 1
+    if script[start:].strip():
+        found.append(script[start:].strip())
     return found
 
 

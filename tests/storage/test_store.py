@@ -1,0 +1,170 @@
+import sqlite3
+import threading
+
+import pytest
+
+from statsserver.collectors.base import counter, gauge
+from statsserver.collectors.processes import Process
+from statsserver.storage import Reader, StoreError, Writer
+
+PERCENT = {"cpu": gauge("%"), "network.eth0": counter("B/s"), "disk_free": gauge("B", graph=False)}
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "data" / "store.db"
+
+
+@pytest.fixture
+def writer(path):
+    writer = Writer(path)
+    yield writer
+    writer.close()
+
+
+def fill(writer, seconds, start=T0, step=1.0, source="host", interval=1.0, skip=()):
+    for i in range(int(seconds / step)):
+        t = start + i * step
+        if any(low <= t < high for low, high in skip):
+            continue
+        writer.write(source, t, {"cpu": {"total": i % 100, "core0": 50.0}}, PERCENT, interval=interval)
+
+
+def test_wal_mode_and_catalog_with_metadata(writer, path):
+    writer.write("host", T0, {"cpu": {"total": 5.0}, "disk_free": {"/": 1e9},
+                              "network.eth0": {"received": 10.0}}, PERCENT, interval=1.0)
+    assert writer.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    reader = Reader(path)
+    assert reader.sources() == [{"name": "host", "interval": 1.0}]
+    catalog = {(s.category, s.label): s for s in reader.series("host")}
+    assert catalog["disk_free", "/"].graph is False and catalog["disk_free", "/"].unit == "B"
+    assert catalog["network.eth0", "received"].kind == "counter"
+    assert [s.label for s in reader.series("host", ["cpu"])] == ["total"]
+
+
+def test_latest(writer, path):
+    fill(writer, 10)
+    assert Reader(path).latest("host") == {"cpu": {"total": (T0 + 9, 9.0), "core0": (T0 + 9, 50.0)}}
+
+
+def test_moment_takes_the_nearest_sample_and_its_processes(writer, path):
+    processes = [Process(1, "init", "root", 0.5, 1000, "S", T0 - 100, "/sbin/init")]
+    writer.write("host", T0, {"cpu": {"total": 1.0}}, PERCENT, processes, interval=1.0)
+    writer.write("host", T0 + 1, {"cpu": {"total": 2.0}}, PERCENT, interval=1.0)
+    reader = Reader(path)
+    moment = reader.moment("host", T0 + 0.7)
+    assert moment["values"] == {"cpu": {"total": {"time": T0 + 1, "value": 2.0}}}
+    assert reader.moment("host", T0 + 0.2)["values"]["cpu"]["total"]["value"] == 1.0
+    assert moment["processes"][0]["name"] == "init" and moment["processes_time"] == T0
+    # Far from any sample there was no value then.
+    assert reader.moment("host", T0 + 60) == {"time": T0 + 60, "values": {}, "processes": [],
+                                              "processes_time": None}
+
+
+def test_query_reduces_to_at_most_points_buckets_of_min_avg_max(writer, path):
+    fill(writer, 600)  # values 0..99 repeating
+    result = Reader(path).query("host", T0, T0 + 600, points=6, categories=["cpu"])
+    assert result["step"] == 100.0
+    assert result["times"] == [T0 + 50 + 100 * i for i in range(6)]
+    total = next(s for s in result["series"] if s["label"] == "total")
+    assert total["min"] == [0.0] * 6 and total["max"] == [99.0] * 6 and total["avg"] == [49.5] * 6
+    assert total["unit"] == "%"
+
+
+def test_narrow_buckets_are_widened_to_the_sampling_interval(writer, path):
+    fill(writer, 10)
+    result = Reader(path).query("host", T0, T0 + 10, points=1000)
+    assert result["step"] == 1.0 and len(result["times"]) == 10
+
+
+def test_a_gap_in_collection_stays_a_gap(writer, path):
+    fill(writer, 3600, step=10.0, interval=10.0, skip=[(T0 + 1200, T0 + 2400)])
+    result = Reader(path).query("host", T0, T0 + 3600, points=60, categories=["cpu"])
+    total = next(s for s in result["series"] if s["label"] == "total")["avg"]
+    times = result["times"]
+    nulls = [t for t, v in zip(times, total) if v is None]
+    assert len(nulls) == 1 and T0 + 1200 <= nulls[0] <= T0 + 2400
+    assert times == sorted(times) and len(times) <= 60
+
+
+def test_irregular_pushed_data_gets_no_invented_gaps(writer, path):
+    for i, t in enumerate([0, 300, 2000, 2100]):
+        writer.write("garden", T0 + t, {"cpu": {"soil": float(i)}}, PERCENT)
+    result = Reader(path).query("garden", T0, T0 + 3600, points=100)
+    assert result["series"][0]["avg"] == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_query_rejects_a_backward_range(writer, path):
+    fill(writer, 5)
+    with pytest.raises(ValueError, match="finite start before its end"):
+        Reader(path).query("host", T0 + 10, T0, points=10)
+
+
+def test_expire_deletes_only_what_is_older(writer, path):
+    processes = [Process(1, "init", "root", 0.5, 1000, "S", T0, "/sbin/init")]
+    for i in range(100):
+        writer.write("host", T0 + i, {"cpu": {"total": float(i)}}, PERCENT, processes, interval=1.0)
+    deleted = writer.expire(T0 + 60)
+    assert deleted == 120
+    reader = Reader(path)
+    result = reader.query("host", T0, T0 + 100, points=100)
+    assert result["times"][0] == T0 + 60.5 and len(result["times"]) == 40
+    assert reader.moment("host", T0 + 10)["processes"] == []
+    assert reader.moment("host", T0 + 70)["processes"][0]["pid"] == 1
+
+
+def test_rewriting_a_time_replaces_rather_than_doubles(writer, path):
+    writer.write("host", T0, {"cpu": {"total": 1.0}}, PERCENT)
+    writer.write("host", T0, {"cpu": {"total": 2.0}}, PERCENT)
+    assert writer.db.execute("SELECT count(*), max(value) FROM samples").fetchone() == (1, 2.0)
+
+
+def test_a_changed_declaration_updates_the_catalog(writer, path):
+    writer.write("host", T0, {"cpu": {"total": 1.0}}, {"cpu": gauge("%")})
+    writer.write("host", T0 + 1, {"cpu": {"total": 1.0}}, {"cpu": gauge("‰", graph=False)})
+    (series,) = Reader(path).series("host")
+    assert series.unit == "‰" and series.graph is False
+
+
+def test_a_failed_write_stores_nothing_and_the_writer_recovers(writer, path):
+    writer.write("host", T0, {"cpu": {"total": 1.0}}, PERCENT)
+    with pytest.raises(KeyError):
+        writer.write("host", T0 + 1, {"cpu": {"x": 1.0}, "undeclared": {"y": 2.0}}, PERCENT)
+    assert writer.db.execute("SELECT count(*) FROM series").fetchone() == (1,)
+    writer.write("host", T0 + 2, {"cpu": {"x": 3.0}}, PERCENT)
+    assert Reader(path).latest("host")["cpu"]["x"] == (T0 + 2, 3.0)
+
+
+def test_readers_are_read_only(writer, path):
+    fill(writer, 3)
+    reader = Reader(path)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.db.execute("DELETE FROM samples")
+
+
+def test_a_reader_needs_an_existing_database(tmp_path):
+    with pytest.raises(StoreError, match="no database here yet"):
+        Reader(tmp_path / "missing.db")
+
+
+def test_readers_do_not_block_the_writer(writer, path):
+    fill(writer, 1)
+    reader = Reader(path)
+    reader.db.execute("BEGIN")
+    reader.db.execute("SELECT count(*) FROM samples").fetchone()  # holds a read snapshot
+    errors = []
+
+    def write_more():
+        try:
+            fill(writer, 50, start=T0 + 10)
+        except Exception as error:  # pragma: no cover - the assertion below reports it
+            errors.append(error)
+
+    thread = threading.Thread(target=write_more)
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and not errors
+    assert reader.db.execute("SELECT count(*) FROM samples").fetchone() == (2,)  # its snapshot
+    reader.db.execute("COMMIT")
+    assert reader.db.execute("SELECT count(*) FROM samples").fetchone() == (102,)

@@ -1,0 +1,76 @@
+import threading
+
+from statsserver.collectors.base import Collector, counter, gauge
+from statsserver.collectors.sampler import Sampler
+from statsserver.generator import Generator
+from statsserver.storage import Reader
+
+
+class Clockwork(Collector):
+    name = "clockwork"
+    inline = True
+    produces = {"ticks": counter("/s"), "level": gauge("%")}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def collect(self):
+        self.count += 1
+        return {"ticks": {"count": self.count * 5}, "level": {"now": self.count}}
+
+
+def test_generator_samples_on_its_interval_and_stops_with_the_last_sample_committed(make_config):
+    config = make_config("interval = 0.1\n")
+    generator = Generator(config, sampler=Sampler([Clockwork()]), source="testhost")
+    stop = threading.Event()
+    thread = threading.Thread(target=generator.run, args=(stop,))
+    thread.start()
+    threading.Event().wait(1.0)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    written = generator.samples_written
+    assert 6 <= written <= 12
+    latest = Reader(config.database_path).latest("testhost")
+    assert latest["level"]["now"][1] == written  # the last sample taken is the last stored
+    assert Reader(config.database_path).sources() == [{"name": "testhost", "interval": 0.1}]
+
+
+def test_retention_uses_max_age(make_config):
+    config = make_config("max_age = 1h\n")
+    now = [1_700_000_000.0]
+    generator = Generator(config, sampler=Sampler([Clockwork()]), source="h", clock=lambda: now[0])
+    generator.open()
+    try:
+        for _ in range(3):
+            sample = generator.sampler.sample()
+            generator.writer.write("h", now[0] - 7200, sample.values, sample.metrics)  # two hours old
+            generator.writer.write("h", now[0] - 60, sample.values, sample.metrics)
+            now[0] += 1
+        generator.expire()
+    finally:
+        generator.close()
+    result = Reader(config.database_path).query("h", now[0] - 10_000, now[0], points=10_000)
+    assert len(result["times"]) == 3  # the three recent samples; the old ones are gone
+    assert min(result["times"]) > now[0] - 3600
+
+
+def test_a_store_failure_is_logged_once_and_sampling_goes_on(make_config, caplog):
+    caplog.set_level("INFO")
+    config = make_config()
+    generator = Generator(config, sampler=Sampler([Clockwork()]), source="h")
+    generator.open()
+    try:
+        real = generator.writer.db
+        generator.writer.db = real.__class__(":memory:", isolation_level=None)  # no tables: every write fails
+        generator.step()
+        generator.step()
+        assert generator.samples_written == 0
+        assert caplog.text.count("samples are dropped until storing works again") == 1
+        generator.writer.db = real
+        generator.writer._load_catalog()
+        generator.step()
+        assert generator.samples_written == 1 and "storing samples works again" in caplog.text
+    finally:
+        generator.close()
