@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -275,7 +276,8 @@ def example_file() -> str:
             default = setting.default
             if setting.key == "directory":
                 default = "~/.local/share/statsserver"  # the default on Linux, not this machine's
-            lines.append(f"# {setting.help} Allowed: {setting.allowed}.")
+            lines += textwrap.wrap(f"{setting.help} Allowed: {setting.allowed}.", 96,
+                                   initial_indent="# ", subsequent_indent="# ")
             lines.append(f"#{setting.key} = {default}".rstrip() if default else f"#{setting.key} =")
     return "\n".join(lines) + "\n"
 

@@ -17,3 +17,17 @@ __all__ = ["COUNTER", "GAUGE", "Collector", "Metric", "Rates", "counter", "gauge
 @hookimpl
 def statsserver_collectors(config):
     return [Cpu(), Memory(), Disks(), Network(loopback=config.generator.loopback), Sensors(), System()]
+
+
+BUILTIN = (Cpu, Memory, Disks, Network, Sensors, System)
+
+
+def docs_table() -> str:
+    """The table of built-in categories in docs/collectors.md, generated from the declarations."""
+    lines = ["| collector | category | unit | kind | shown as | what it is |", "|---|---|---|---|---|---|"]
+    for collector in BUILTIN:
+        for name, metric in collector.produces.items():
+            shown = "chart" if metric.graph else "values"
+            lines.append(f"| {collector.name} | `{name}` | {metric.unit or '(count)'} | {metric.kind} "
+                         f"| {shown} | {metric.description} |")
+    return "\n".join(lines) + "\n"
