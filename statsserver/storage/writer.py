@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterable
 
 from ..collectors.base import Metric
 from ..collectors.processes import Process
@@ -15,6 +18,7 @@ class Writer:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.db = open_for_writing(self.path)
+        self._lock = threading.RLock()  # `statsserver run`: the generator and the server share it
         self._load_catalog()
 
     def _load_catalog(self) -> None:
@@ -51,38 +55,56 @@ class Writer:
         self._metadata[series] = metadata
         return series
 
+    @contextmanager
+    def _transaction(self, failure: str):
+        """One write transaction; a thread waits for another's. SQLite errors become StoreError."""
+        with self._lock:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    self._load_catalog()
+                    raise
+            except sqlite3.Error as error:
+                raise StoreError(f"{self.path}: {failure}: {error}") from None
+
+    def _insert(self, source_id: int, points: Iterable[tuple[str, str, float, float]],
+                metrics: dict[str, Metric]) -> None:
+        rows = [(self._series_id(source_id, category, label, metrics[category]), to_ms(time), value)
+                for category, label, time, value in points]
+        # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
+        self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)", rows)
+
     def write(self, source: str, time: float, values: dict[str, dict[str, float]],
               metrics: dict[str, Metric], processes: list[Process] | None = None,
               interval: float | None = None) -> None:
         """Store one sample in one transaction: all of it is durable, or none of it."""
-        at = to_ms(time)
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                source_id = self.source_id(source, interval)
-                rows = [
-                    (self._series_id(source_id, category, label, metrics[category]), at, value)
-                    for category, entries in values.items()
-                    for label, value in entries.items()
-                ]
-                # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
-                self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)", rows)
-                if processes:
-                    self.db.execute("INSERT OR REPLACE INTO process_snapshots VALUES (?, ?, ?)",
-                                    (source_id, at, json.dumps([p.as_dict() for p in processes])))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                self._load_catalog()
-                raise
-        except sqlite3.Error as error:
-            raise StoreError(f"{self.path}: a sample could not be stored: {error}") from None
+        with self._transaction("a sample could not be stored"):
+            source_id = self.source_id(source, interval)
+            self._insert(source_id, ((category, label, time, value)
+                                     for category, entries in values.items()
+                                     for label, value in entries.items()), metrics)
+            if processes:
+                self.db.execute("INSERT OR REPLACE INTO process_snapshots VALUES (?, ?, ?)",
+                                (source_id, to_ms(time), json.dumps([p.as_dict() for p in processes])))
+
+    def write_points(self, source: str, points: list[tuple[str, str, float, float]],
+                     metrics: dict[str, Metric]) -> None:
+        """Store (category, label, time, value) points of one source, at any times: all or none."""
+        with self._transaction("points could not be stored"):
+            self._insert(self.source_id(source), points, metrics)
+
+    def series_count(self, source: str) -> int:
+        source_id = self._sources.get(source)
+        return 0 if source_id is None else sum(1 for key in self._series if key[0] == source_id)
 
     def expire(self, older_than: float) -> int:
         """Delete samples and snapshots older than `older_than` (Unix time); returns rows deleted."""
         cutoff = to_ms(older_than)
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self._transaction("old samples could not be deleted"):
             # Through the primary keys, series by series, rather than a scan of the whole table.
             deleted = self.db.execute(
                 "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND time < ?",
@@ -90,11 +112,6 @@ class Writer:
             deleted += self.db.execute(
                 "DELETE FROM process_snapshots WHERE source_id IN (SELECT id FROM sources) AND time < ?",
                 (cutoff,)).rowcount
-            self.db.execute("COMMIT")
-        except sqlite3.Error as error:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise StoreError(f"{self.path}: old samples could not be deleted: {error}") from None
         return deleted
 
     def close(self) -> None:

@@ -168,3 +168,14 @@ def test_readers_do_not_block_the_writer(writer, path):
     assert reader.db.execute("SELECT count(*) FROM samples").fetchone() == (2,)  # its snapshot
     reader.db.execute("COMMIT")
     assert reader.db.execute("SELECT count(*) FROM samples").fetchone() == (102,)
+
+
+def test_write_points_at_many_times_all_or_nothing(writer, path):
+    metrics = {"garden": gauge("°C")}
+    writer.write_points("garden", [("garden", "soil", T0, 10.0), ("garden", "air", T0 + 5, 12.0)], metrics)
+    assert Reader(path).latest("garden") == {"garden": {"soil": (T0, 10.0), "air": (T0 + 5, 12.0)}}
+    assert writer.series_count("garden") == 2 and writer.series_count("nobody") == 0
+    with pytest.raises(KeyError):  # the last point has no declaration: none of them land
+        writer.write_points("garden", [("garden", "soil", T0 + 10, 11.0), ("other", "x", T0 + 10, 1.0)], metrics)
+    assert Reader(path).latest("garden")["garden"]["soil"] == (T0, 10.0)
+    assert writer.series_count("garden") == 2
