@@ -25,9 +25,11 @@ bench: $(BIN)/statsserver
 # Re-pin requirements.lock after changing the ranges in pyproject.toml.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet setuptools -e '.[test]'
-	.lock-venv/bin/pip freeze --exclude-editable --all | grep -v '^pip==' > requirements.lock.new
-	{ sed -n '1,2p' requirements.lock; cat requirements.lock.new; } > requirements.lock && rm requirements.lock.new
+	.lock-venv/bin/pip install --quiet --upgrade setuptools
+	.lock-venv/bin/pip install --quiet -e '.[test]'
+	{ echo "# Exact versions that make installs and CI tests; pyproject.toml holds the ranges."; \
+	  echo "# Regenerate: make lock"; \
+	  .lock-venv/bin/pip freeze --exclude-editable --all | grep -v '^pip=='; } > requirements.lock
 	rm -rf .lock-venv
 
 clean:

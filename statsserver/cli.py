@@ -127,14 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.WARNING)  # the JSON is the output; keep it clean
         print(json.dumps(collect_once(config), indent=2, ensure_ascii=False))
         return 0
-    if arguments.command == "serve":
-        print("statsserver: error: the server is not built yet; `statsserver collect` stores "
-              "samples meanwhile", file=sys.stderr)
-        return 2
-
     stop = _stop_on_signals()
     try:
-        Generator(config).run(stop)
+        if arguments.command == "collect":
+            Generator(config).run(stop)
+        else:
+            from .server.runner import ServerError, serve  # the collector alone never loads the web stack
+
+            try:
+                serve(config, Generator(config) if arguments.command == "run" else None)
+            except ServerError as error:
+                print(f"statsserver: error: {error}", file=sys.stderr)
+                return 1
     except (StoreError, AlreadyRunning) as error:
         print(f"statsserver: error: {error}", file=sys.stderr)
         return 1

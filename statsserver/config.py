@@ -67,6 +67,25 @@ def number_between(low: float, high: float, kind: type = float) -> Callable[[str
     return parse
 
 
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*([kmg]?)(?:i?b)?\s*", text.lower())
+    if not match or int(match[1]) <= 0:
+        raise ValueError
+    return int(match[1]) * _SIZE_UNITS[match[2]]
+
+
+def parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.strip().lower() not in choices:
+            raise ValueError
+        return text.strip().lower()
+
+    return parse
+
+
 def parse_words(text: str) -> tuple[str, ...]:
     return tuple(word for word in re.split(r"[\s,]+", text.strip()) if word)
 
@@ -128,6 +147,26 @@ SETTINGS: tuple[Setting, ...] = (
             "a port number from 1 to 65535", "The port the server listens on."),
     Setting("server", "debug", "false", parse_bool,
             "true or false", "Log every request and show detailed errors."),
+    Setting("server", "auth", "token", parse_choice("token", "none"),
+            "token or none",
+            "`token`: reads and writes need the token kept in the data directory (printed at start). "
+            "`none`: anyone who can reach the port may read and write; only for a trusted network."),
+    Setting("server", "trust_localhost", "true", parse_bool,
+            "true or false",
+            "Let programs on this machine push data without the token. Set it to false behind a "
+            "reverse proxy on the same machine."),
+    Setting("server", "certfile", "", parse_text,
+            "a PEM certificate file, or empty", "Serve HTTPS with this certificate (and `keyfile`).", path=True),
+    Setting("server", "keyfile", "", parse_text,
+            "a PEM private key file, or empty", "The private key for `certfile`.", path=True),
+    Setting("server", "ingest_port", "0", number_between(0, 65535, int),
+            "a port number, or 0 for none",
+            "A second port that serves only the data-push routes (the original used 7890)."),
+    Setting("server", "max_series_per_source", "2000", number_between(1, 1_000_000, int),
+            "a whole number from 1 to 1000000",
+            "How many series one pushing source may create; a runaway client cannot fill the disk."),
+    Setting("server", "max_body", "16M", parse_size,
+            "a size such as 512K, 16M or 1G", "The largest request body accepted (after decompression)."),
 )
 
 REGISTRY: dict[tuple[str, str], Setting] = {(s.section, s.key): s for s in SETTINGS}

@@ -132,11 +132,14 @@ class Generator:
             log.debug("deleted %d expired rows", deleted)
 
     def run(self, stop: threading.Event) -> None:
-        """Sample on a fixed grid of the monotonic clock until `stop` is set.
+        self.open()
+        self.loop(stop)
+
+    def loop(self, stop: threading.Event) -> None:
+        """Sample on a fixed grid of the monotonic clock until `stop` is set, then close.
 
         When a sample takes longer than an interval, the missed ticks are skipped, not caught up.
         """
-        self.open()
         try:
             self.expire()
             next_expiry = time.monotonic() + EXPIRE_EVERY_SECONDS

@@ -74,6 +74,23 @@ class Reader:
                 result.setdefault(series.category, {})[series.label] = (rows[0][0] / 1000, rows[0][1])
         return result
 
+    def since(self, source: str, after: float, limit: int = 10_000) -> list[dict]:
+        """Samples stored after `after` (Unix seconds), oldest first: what the live feed sends.
+
+        [{"time": t, "values": {category: {label: value}}}], one entry per sample time.
+        """
+        catalog = {s.id: s for s in self.series(source)}
+        if not catalog:
+            return []
+        marks = ",".join("?" * len(catalog))
+        by_time: dict[int, dict[str, dict[str, float]]] = {}
+        for series_id, time, value in self._rows(
+                f"SELECT series_id, time, value FROM samples WHERE series_id IN ({marks}) AND time > ?"
+                f" ORDER BY time LIMIT ?", (*catalog, to_ms(after), limit)):
+            series = catalog[series_id]
+            by_time.setdefault(time, {}).setdefault(series.category, {})[series.label] = value
+        return [{"time": time / 1000, "values": values} for time, values in sorted(by_time.items())]
+
     def moment(self, source: str, at: float, tolerance: float | None = None) -> dict:
         """Every series' sample nearest to `at`, and the process snapshot nearest to it.
 

@@ -97,6 +97,10 @@ class Writer:
         with self._transaction("points could not be stored"):
             self._insert(self.source_id(source), points, metrics)
 
+    def known(self, source: str, category: str, label: str) -> bool:
+        source_id = self._sources.get(source)
+        return source_id is not None and (source_id, category, label) in self._series
+
     def series_count(self, source: str) -> int:
         source_id = self._sources.get(source)
         return 0 if source_id is None else sum(1 for key in self._series if key[0] == source_id)

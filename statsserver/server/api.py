@@ -1,0 +1,104 @@
+"""The read API: what the web app (and anyone else) asks of the store. JSON only."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from .. import __version__
+from .errors import BadRequest
+
+router = APIRouter(prefix="/api", tags=["read"])
+
+MAX_POINTS = 10_000
+
+
+def _json(data) -> Response:
+    # Straight to JSON: these shapes are plain data, and model validation would only cost time.
+    return Response(json.dumps(data, separators=(",", ":"), allow_nan=False), media_type="application/json")
+
+
+def _source(request: Request, source: str | None) -> str:
+    sources = [entry["name"] for entry in request.app.state.reader().sources()]
+    if source is None:
+        local = request.app.state.local_source
+        if local in sources:
+            return local
+        if sources:
+            return sources[0]
+        raise BadRequest("no data has been stored yet", "source", status=404)
+    if source not in sources:
+        raise BadRequest(f"unknown source {source[:100]!r}", "source", status=404)
+    return source
+
+
+def _finite(field: str, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise BadRequest(f"{field} must be a finite number", field)
+    return value
+
+
+@router.get("/health", summary="Liveness and version; needs no token")
+def health() -> Response:
+    return _json({"status": "ok", "version": __version__})
+
+
+@router.get("/sources", summary="Every source: this machine and each pushing program")
+def sources(request: Request) -> Response:
+    return _json({"local": request.app.state.local_source, "sources": request.app.state.reader().sources()})
+
+
+@router.get("/series", summary="The series catalog of a source: category, label, unit, kind, graph")
+def series(request: Request, source: str | None = Query(None, description="Default: this machine")) -> Response:
+    name = _source(request, source)
+    return _json({"source": name, "series": [s.as_dict() for s in request.app.state.reader().series(name)]})
+
+
+@router.get("/data", summary="A time range reduced to at most `points` buckets of min, avg and max",
+            description="Columnar, ready for uPlot: `times` (bucket centres, Unix seconds) and per "
+                        "series `min`, `avg`, `max` arrays of the same length; null where there was "
+                        "no data, and a null row where collection stopped.")
+def data(
+    request: Request,
+    source: str | None = Query(None, description="Default: this machine"),
+    category: list[str] | None = Query(None, description="Categories to include (repeat, or comma-separated); default: all"),
+    from_: float | None = Query(None, alias="from", description="Unix seconds; default: an hour before `to`"),
+    to: float | None = Query(None, description="Unix seconds; default: now"),
+    points: int = Query(1000, ge=1, le=MAX_POINTS, description="At most this many buckets"),
+) -> Response:
+    name = _source(request, source)
+    end = _finite("to", to) if to is not None else time.time()
+    start = _finite("from", from_) if from_ is not None else end - 3600
+    if start >= end:
+        raise BadRequest("from must be before to", "from")
+    categories = None
+    if category:
+        categories = [part for entry in category for part in entry.split(",") if part]
+    return _json(request.app.state.reader().query(name, start, end, points, categories))
+
+
+@router.get("/moment", summary="Every value, and the processes, nearest to one moment")
+def moment(request: Request, t: float = Query(description="Unix seconds"),
+           source: str | None = Query(None, description="Default: this machine")) -> Response:
+    _finite("t", t)
+    return _json({"source": (name := _source(request, source)), **request.app.state.reader().moment(name, t)})
+
+
+@router.get("/latest", summary="Each series' newest value")
+def latest(request: Request, source: str | None = Query(None, description="Default: this machine")) -> Response:
+    name = _source(request, source)
+    values = {category: {label: {"time": at, "value": value} for label, (at, value) in labels.items()}
+              for category, labels in request.app.state.reader().latest(name).items()}
+    return _json({"source": name, "values": values})
+
+
+@router.get("/live", summary="New samples as Server-Sent Events (text/event-stream)",
+            description="Each event's data is `{\"time\": …, \"values\": {category: {label: value}}}`. "
+                        "A comment line keeps the connection alive every 15 s.",
+            response_class=Response, responses={200: {"content": {"text/event-stream": {}}}})
+async def live(request: Request, source: str | None = Query(None, description="Default: this machine")):
+    return request.app.state.feed.response(_source(request, source))

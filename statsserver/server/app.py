@@ -1,0 +1,123 @@
+"""The ASGI application: read API, live feed, ingest, sign-in, and the web app's files."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.staticfiles import StaticFiles
+
+from .. import __version__
+from ..storage import Reader, StoreError, Writer
+from . import api, ingest
+from .auth import AccessControl, cookie_header
+from .errors import HANDLERS, BadRequest
+from .feed import Feed
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web" / "public"
+# Fingerprinted files never change under their name: browsers may keep them for a year.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class WebFiles(StaticFiles):
+    async def get_response(self, path: str, scope):
+        response = await super().get_response(path, scope)
+        fingerprinted = path.startswith("assets/")
+        response.headers["cache-control"] = IMMUTABLE if fingerprinted else "no-cache"
+        return response
+
+
+class ReaderPool:
+    """One read-only connection per thread: SQLite connections are not for sharing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.local = threading.local()
+
+    def __call__(self) -> Reader:
+        reader = getattr(self.local, "reader", None)
+        if reader is None:
+            try:
+                reader = self.local.reader = Reader(self.path)
+            except StoreError as error:
+                raise BadRequest(str(error), None, status=503) from None
+        return reader
+
+
+def create_app(config, token: str | None, local_source: str, writer: Writer | None = None) -> FastAPI:
+    readers = ReaderPool(config.database_path)
+    feed = Feed(lambda source, after: readers().since(source, after),
+                lambda source: max((t for labels in readers().latest(source).values() for t, _ in labels.values()),
+                                   default=None),
+                poll_seconds=min(config.generator.interval, 1.0) / 2)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.writer = writer or Writer(config.database_path)
+        poller = asyncio.create_task(feed.run())
+        try:
+            yield
+        finally:
+            feed.close()
+            poller.cancel()
+            if writer is None:
+                app.state.writer.close()
+
+    app = FastAPI(title="StatsServer", version=__version__, lifespan=lifespan,
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
+                  exception_handlers=HANDLERS,
+                  description="A machine's resources and their history. Reads need the server's token "
+                              "(cookie, `Authorization: Bearer`, or `token=`); pushes from this machine "
+                              "need none while `[server] trust_localhost` is on.")
+    app.state.config = config
+    app.state.reader = readers
+    app.state.feed = feed
+    app.state.local_source = local_source
+    app.include_router(api.router)
+    app.include_router(ingest.router)
+    secure = bool(config.server.certfile)
+
+    @app.post("/api/login", tags=["access"], summary="Trade the token for a session cookie",
+              description="Form (`token=…`, answered with a redirect to the app) or JSON "
+                          "(`{\"token\": …}`, answered with 204).")
+    async def login(request: Request) -> Response:
+        body = await ingest.read_body(request)
+        is_form = "form" in request.headers.get("content-type", "")
+        try:
+            given = (dict(parse_qsl(body.decode())) if is_form else login_json(body)).get("token", "")
+        except (UnicodeDecodeError, ValueError, AttributeError):
+            raise BadRequest("send the token as a form field or JSON {\"token\": …}", "token") from None
+        if token is None or not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
+            if is_form:
+                return RedirectResponse("/?signin=failed", status_code=303)
+            raise BadRequest("wrong token", "token", status=401)
+        response = RedirectResponse("/", status_code=303) if is_form else Response(status_code=204)
+        response.headers.append(*(part.decode() for part in cookie_header(token, secure)))
+        return response
+
+    @app.post("/api/logout", tags=["access"], summary="Forget the session cookie", status_code=204,
+              response_class=Response)
+    async def logout() -> Response:
+        response = Response(status_code=204)
+        response.headers.append(*(part.decode() for part in cookie_header("", secure, max_age=0)))
+        return response
+
+    app.mount("/", WebFiles(directory=WEB_ROOT, html=True), name="web")
+    app.add_middleware(GZipMiddleware, minimum_size=800)
+    app.add_middleware(AccessControl, token=token, trust_localhost=config.server.trust_localhost, secure=secure)
+    return app
+
+
+def login_json(body: bytes) -> dict:
+    data = json.loads(body or b"{}")
+    if not isinstance(data, dict):
+        raise ValueError
+    return data

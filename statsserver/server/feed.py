@@ -1,0 +1,154 @@
+"""The live feed: new samples reach connected browsers as Server-Sent Events.
+
+One poller reads new samples from the store for every source that has listeners, so it works
+the same when the collector is another process. Each client has a bounded queue; a client
+that falls behind (queue full) or stops reading (a send that does not finish) is dropped, and
+its browser's EventSource reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 64
+KEEPALIVE_SECONDS = 15.0
+SEND_TIMEOUT_SECONDS = 10.0
+_CLOSE = object()
+
+
+class Client:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
+
+    def offer(self, event) -> bool:
+        try:
+            self.queue.put_nowait(event)
+            return True
+        except asyncio.QueueFull:
+            return False
+
+    def close(self) -> None:
+        # Make room for the close marker: a closing client needs no backlog.
+        while not self.offer(_CLOSE):
+            self.queue.get_nowait()
+
+
+class Feed:
+    def __init__(self, read_since, read_last_time, poll_seconds: float) -> None:
+        self.read_since = read_since  # (source, after) -> [{"time", "values"}], run in a thread
+        self.read_last_time = read_last_time  # (source) -> newest stored time or None
+        self.poll_seconds = poll_seconds
+        self.clients: set[Client] = set()
+        self.after: dict[str, float] = {}
+        self.closed = False
+        self.dropped = 0
+
+    def subscribe(self, source: str) -> Client:
+        client = Client(source)
+        self.clients.add(client)
+        return client
+
+    def unsubscribe(self, client: Client) -> None:
+        self.clients.discard(client)
+
+    def close(self) -> None:
+        self.closed = True
+        for client in list(self.clients):
+            client.close()
+
+    async def run(self) -> None:
+        """Poll for new samples and fan them out until closed."""
+        while not self.closed:
+            await asyncio.sleep(self.poll_seconds)
+            sources = {client.source for client in self.clients}
+            for source in list(self.after):
+                if source not in sources:
+                    del self.after[source]  # nobody listens: start afresh when someone does
+            for source in sources:
+                try:
+                    await self._poll(source)
+                except Exception:
+                    log.exception("live feed: reading new samples of %s failed", source)
+
+    async def _poll(self, source: str) -> None:
+        if source not in self.after:
+            last = await asyncio.to_thread(self.read_last_time, source)
+            self.after[source] = last if last is not None else 0.0
+            return
+        samples = await asyncio.to_thread(self.read_since, source, self.after[source])
+        if not samples:
+            return
+        self.after[source] = samples[-1]["time"]
+        for sample in samples:
+            event = f"data: {json.dumps(sample, separators=(',', ':'))}\n\n".encode()
+            for client in [c for c in self.clients if c.source == source]:
+                if not client.offer(event):
+                    self.dropped += 1
+                    log.info("live feed: a client fell %d samples behind; dropped", QUEUE_SIZE)
+                    self.unsubscribe(client)
+                    client.close()
+
+    def response(self, source: str) -> "EventStream":
+        return EventStream(self, source)
+
+
+class EventStream(Response):
+    """An ASGI response that streams one client's queue, with keep-alives and a send timeout."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, feed: Feed, source: str) -> None:  # no body to render, so no super()
+        self.feed = feed
+        self.source = source
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = self.feed.subscribe(self.source)
+        disconnected = asyncio.Event()
+
+        async def watch_disconnect():
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+            client.close()
+
+        watcher = asyncio.create_task(watch_disconnect())
+        try:
+            await self._send(send, {"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"text/event-stream; charset=utf-8"),
+                (b"cache-control", b"no-store"),
+                (b"x-accel-buffering", b"no"),  # nginx: pass events through as they come
+            ]})
+            await self._body(send, b"retry: 2000\n: connected\n\n")
+            while not disconnected.is_set():
+                try:
+                    event = await asyncio.wait_for(client.queue.get(), KEEPALIVE_SECONDS)
+                except asyncio.TimeoutError:
+                    event = b": keep-alive\n\n"
+                if event is _CLOSE:
+                    break
+                await self._body(send, event)
+            if not disconnected.is_set():
+                await self._send(send, {"type": "http.response.body", "body": b"", "more_body": False})
+        except (asyncio.TimeoutError, OSError):
+            pass  # a stalled or vanished client: let the connection go
+        finally:
+            watcher.cancel()
+            self.feed.unsubscribe(client)
+
+    async def _body(self, send: Send, data: bytes) -> None:
+        await self._send(send, {"type": "http.response.body", "body": data, "more_body": True})
+
+    @staticmethod
+    async def _send(send: Send, message: dict) -> None:
+        await asyncio.wait_for(send(message), SEND_TIMEOUT_SECONDS)

@@ -1,0 +1,332 @@
+"""A real server process on a free loopback port, over real HTTP."""
+
+import gzip
+import json
+import os
+import stat
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from ..conftest import clean_environ, free_port, statsserver_command, wait_for
+
+ORIGINAL_EXAMPLE = "/add_data_point?projectid=1&category=Temperature&label=Livingroom&value=21.5"
+
+
+def series_of(client, source):
+    return {(s["category"], s["label"]): s for s in client.get("/api/series", params={"source": source}).json()["series"]}
+
+
+def test_every_read_route_and_the_openapi_document(start_server):
+    server = start_server()
+    with server.client() as client:
+        wait_for(lambda: client.get("/api/latest").json()["values"].get("cpu"))
+        sources = client.get("/api/sources").json()
+        assert sources["sources"][0]["name"] == sources["local"]
+        catalog = client.get("/api/series").json()["series"]
+        assert {"cpu", "memory", "disk_free"} <= {s["category"] for s in catalog}
+        now = time.time()
+        data = client.get("/api/data", params={"category": "cpu,memory", "from": now - 60, "to": now + 1,
+                                               "points": 50}).json()
+        assert {s["category"] for s in data["series"]} == {"cpu", "memory"}
+        assert 1 <= len(data["times"]) <= 50
+        assert all(len(s["avg"]) == len(data["times"]) for s in data["series"])
+        moment = client.get("/api/moment", params={"t": data["times"][-1]}).json()
+        assert "cpu" in moment["values"] and moment["processes"]
+        openapi = client.get("/api/openapi.json").json()
+    paths = set(openapi["paths"])
+    assert {"/api/health", "/api/sources", "/api/series", "/api/data", "/api/moment", "/api/latest",
+            "/api/live", "/add_data_point", "/api/points", "/api/v2/write", "/write", "/api/login",
+            "/api/logout"} <= paths
+
+
+@pytest.mark.parametrize("params, status, field", [
+    ({"from": 100, "to": 50}, 400, "from"),
+    ({"points": 0}, 400, "points"),
+    ({"points": "many"}, 400, "points"),
+    ({"to": "nan"}, 400, "to"),
+    ({"source": "nobody"}, 404, "source"),
+])
+def test_bad_read_parameters_get_a_reason(start_server, params, status, field):
+    server = start_server()
+    with server.client() as client:
+        response = client.get("/api/data", params=params)
+    assert response.status_code == status
+    assert response.json()["field"] == field and response.json()["error"]
+
+
+def test_the_original_example_url_verbatim_and_its_post_form(start_server):
+    server = start_server(command="serve")
+    assert httpx.get(server.url + ORIGINAL_EXAMPLE).json() == {"stored": 1}
+    posted = httpx.post(server.url + "/add_data_point",
+                        data={"projectid": "1", "category": "Temperature", "label": "Kitchen", "value": "19",
+                              "unit": "°C", "nograph": ""})
+    assert posted.status_code == 200, posted.text
+    with server.client() as client:
+        latest = client.get("/api/latest", params={"source": "1"}).json()["values"]["Temperature"]
+        assert latest["Livingroom"]["value"] == 21.5 and latest["Kitchen"]["value"] == 19
+        assert abs(latest["Livingroom"]["time"] - time.time()) < 30
+        catalog = series_of(client, "1")
+        assert catalog["Temperature", "Kitchen"]["unit"] == "°C"
+        assert catalog["Temperature", "Kitchen"]["graph"] is False
+
+
+def test_given_time_and_category_metadata(start_server):
+    server = start_server(command="serve")
+    response = httpx.get(server.url + "/add_data_point", params={
+        "projectid": "garden", "category": "soil", "label": "moisture", "value": "40", "time": "1700000000"})
+    assert response.status_code == 200
+    with server.client() as client:
+        assert client.get("/api/latest", params={"source": "garden"}).json()["values"]["soil"]["moisture"] == {
+            "time": 1700000000.0, "value": 40.0}
+
+
+@pytest.mark.parametrize("params, field, reason", [
+    ({"category": "c", "label": "l", "value": "1"}, "projectid", "projectid is missing or empty"),
+    ({"projectid": " ", "category": "c", "label": "l", "value": "1"}, "projectid", "missing or empty"),
+    ({"projectid": "p", "label": "l", "value": "1"}, "category", "category is missing"),
+    ({"projectid": "p", "category": "c", "value": "1"}, "label", "label is missing"),
+    ({"projectid": "p", "category": "c", "label": "l"}, "value", "is not a number"),
+    ({"projectid": "p", "category": "c", "label": "l", "value": "warm"}, "value", "'warm' is not a number"),
+    ({"projectid": "p", "category": "c", "label": "l", "value": "NaN"}, "value", "finite"),
+    ({"projectid": "p", "category": "c", "label": "l", "value": "-Infinity"}, "value", "finite"),
+    ({"projectid": "p", "category": "c" * 201, "label": "l", "value": "1"}, "category", "longer than 200"),
+    ({"projectid": "p", "category": "c", "label": "a\x00b", "value": "1"}, "label", "control characters"),
+    ({"projectid": "p", "category": "c", "label": "l", "value": "1", "time": "1700000000000"}, "time", "Unix seconds"),
+    ({"projectid": "p", "category": "c", "label": "l", "value": "1", "unit": "x" * 40}, "unit", "at most 16"),
+])
+def test_bad_pushes_are_refused_with_the_field_and_store_nothing(start_server, params, field, reason):
+    server = start_server(command="serve")
+    response = httpx.get(server.url + "/add_data_point", params=params)
+    assert response.status_code == 400
+    assert response.json()["field"] == field and reason in response.json()["error"]
+    with server.client() as client:
+        assert client.get("/api/sources").json()["sources"] == []
+
+
+def test_batch_is_all_or_nothing(start_server):
+    server = start_server(command="serve")
+    good = {"category": "rooms", "label": "hall", "value": 20.5, "unit": "°C"}
+    response = httpx.post(server.url + "/api/points", json={"source": "house", "points": [
+        good, {"category": "rooms", "label": "attic", "value": "hot"}]})
+    assert response.status_code == 400 and response.json()["field"].startswith("points[1]")
+    assert response.json()["field"] == "points[1].value"
+    infinite = b'{"source":"house","points":[{"category":"rooms","label":"hall","value":1},' \
+               b'{"category":"rooms","label":"attic","value":Infinity}]}'
+    response = httpx.post(server.url + "/api/points", content=infinite, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["field"] == "points[1].value"
+    with server.client() as client:
+        assert client.get("/api/sources").json()["sources"] == []
+    points = [{"category": "rooms", "label": f"room{i}", "value": i, "time": 1_700_000_000 + i} for i in range(500)]
+    response = httpx.post(server.url + "/api/points", json={"source": "house", "points": points})
+    assert response.json() == {"stored": 500}
+    with server.client() as client:
+        assert len(series_of(client, "house")) == 500
+
+
+def test_series_limit_per_source(start_server):
+    server = start_server(command="serve", settings="max_series_per_source = 3\n")
+    for label in "abc":
+        assert httpx.get(server.url + "/add_data_point", params={
+            "projectid": "p", "category": "c", "label": label, "value": 1}).status_code == 200
+    refused = httpx.get(server.url + "/add_data_point", params={"projectid": "p", "category": "c",
+                                                                "label": "d", "value": 1})
+    assert refused.status_code == 422 and "more than 3 series" in refused.json()["error"]
+    # Existing series still take values.
+    assert httpx.get(server.url + "/add_data_point", params={"projectid": "p", "category": "c", "label": "a",
+                                                             "value": 2}).status_code == 200
+
+
+def test_oversized_and_compressed_bodies(start_server):
+    server = start_server(command="serve", settings="max_body = 64K\n")
+    line = "m,host=h v=1\n"
+    assert httpx.post(server.url + "/api/v2/write", content=line * 10_000).status_code == 413
+    bomb = gzip.compress(b"m,host=h v=1\n" * 200_000)  # small on the wire, 2.6 MB inside
+    assert len(bomb) < 64 * 1024
+    response = httpx.post(server.url + "/api/v2/write", content=bomb, headers={"content-encoding": "gzip"})
+    assert response.status_code == 413 and "decompressed" in response.json()["error"]
+    ok = httpx.post(server.url + "/api/v2/write", content=gzip.compress(line.encode()),
+                    headers={"content-encoding": "gzip"})
+    assert ok.status_code == 204
+    assert httpx.post(server.url + "/api/v2/write", content=b"junk",
+                      headers={"content-encoding": "br"}).status_code == 415
+
+
+def test_line_protocol_as_telegraf_sends_it(start_server):
+    server = start_server(command="serve")
+    body = ("cpu,cpu=cpu-total,host=web1 usage_user=1.5,usage_system=0.5,usage_idle=98 1700000000000000000\n"
+            "mem,host=web1 used=123456i,available_percent=80.1,swap_free=0i 1700000000000000000\n"
+            "net,host=web1,interface=eth0 bytes_recv=10i,up=true 1700000000000000000\n")
+    response = httpx.post(server.url + "/api/v2/write", params={"bucket": "telegraf", "org": "home",
+                                                               "precision": "ns"}, content=body)
+    assert response.status_code == 204, response.text
+    v1 = httpx.post(server.url + "/write", params={"db": "telegraf", "precision": "s"},
+                    content="disk,path=/ used_percent=42 1700000000\n")
+    assert v1.status_code == 204
+    with server.client() as client:
+        web1 = client.get("/api/latest", params={"source": "web1"}).json()["values"]
+        assert web1["cpu.cpu-total"]["usage_user"] == {"time": 1700000000.0, "value": 1.5}
+        assert web1["mem"]["used"]["value"] == 123456 and web1["net.eth0"]["up"]["value"] == 1
+        telegraf = client.get("/api/latest", params={"source": "telegraf"}).json()["values"]
+        assert telegraf["disk./"]["used_percent"]["value"] == 42
+
+
+def test_a_bad_line_rejects_the_whole_body(start_server):
+    server = start_server(command="serve")
+    response = httpx.post(server.url + "/api/v2/write", content="m,host=a v=1\nm,host=a v=oops\n")
+    assert response.status_code == 400 and "line 2" in response.json()["error"]
+    with server.client() as client:
+        assert client.get("/api/sources").json()["sources"] == []
+
+
+def test_tokens_on_every_route(start_server):
+    server = start_server()
+    token = server.token
+    reads = ["/api/sources", "/api/series", "/api/data", "/api/moment?t=1", "/api/latest", "/api/live"]
+    for path in reads:
+        assert httpx.get(server.url + path).status_code == 401, path
+        assert httpx.get(server.url + path, headers={"Authorization": "Bearer wrong"}).status_code == 401, path
+    for path in reads[:-1]:
+        assert httpx.get(server.url + path, headers={"Authorization": f"Bearer {token}"}).status_code == 200, path
+        joiner = "&" if "?" in path else "?"
+        assert httpx.get(f"{server.url}{path}{joiner}token={token}").status_code == 200, path
+        assert httpx.get(server.url + path, cookies={"statsserver_token": token}).status_code == 200, path
+    basic = httpx.get(server.url + "/api/sources", auth=("telegraf", token))
+    assert basic.status_code == 200
+    influx = httpx.get(server.url + "/api/sources", headers={"Authorization": f"Token {token}"})
+    assert influx.status_code == 200
+    # From this machine, pushes need no token; through a proxy they do.
+    assert httpx.get(server.url + ORIGINAL_EXAMPLE).status_code == 200
+    proxied = httpx.get(server.url + ORIGINAL_EXAMPLE, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert proxied.status_code == 401
+
+
+def test_without_trust_localhost_pushes_need_the_token(start_server):
+    server = start_server(command="serve", settings="trust_localhost = false\n")
+    assert httpx.get(server.url + ORIGINAL_EXAMPLE).status_code == 401
+    assert httpx.get(server.url + ORIGINAL_EXAMPLE + f"&token={server.token}").status_code == 200
+
+
+def test_auth_none_opens_everything_and_warns(start_server):
+    server = start_server(command="serve", settings="auth = none\n")
+    assert httpx.get(server.url + "/api/sources").status_code == 200
+    assert not (server.directory / "token").exists()
+    assert "auth = none: anyone who can reach port" in server.stop()
+
+
+def test_token_file_cookie_and_security_headers(start_server):
+    server = start_server()
+    assert stat.S_IMODE(os.stat(server.directory / "token").st_mode) == 0o600
+    response = httpx.get(server.url + f"/?token={server.token}&range=1h")
+    assert response.status_code == 303 and response.headers["location"] == "/?range=1h"
+    cookie = response.headers["set-cookie"]
+    assert f"statsserver_token={server.token}" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    wrong = httpx.get(server.url + "/?token=nope")
+    assert wrong.status_code == 303 and "set-cookie" not in wrong.headers
+    for path in ("/", "/api/health", "/api/sources"):
+        headers = httpx.get(server.url + path).headers
+        assert "script-src 'self'" in headers["content-security-policy"]
+        assert "unsafe-inline" not in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
+
+
+def test_login_and_logout(start_server):
+    server = start_server()
+    with httpx.Client(base_url=server.url) as browser:
+        assert browser.post("/api/login", json={"token": "wrong"}).status_code == 401
+        assert browser.post("/api/login", json={"token": server.token}).status_code == 204
+        assert browser.get("/api/sources").status_code == 200  # the cookie does it now
+        assert browser.post("/api/logout").status_code == 204
+        browser.cookies.clear()
+        assert browser.get("/api/sources").status_code == 401
+        form = browser.post("/api/login", data={"token": server.token})
+        assert form.status_code == 303 and form.headers["location"] == "/"
+
+
+def test_responses_are_compressed_and_static_files_cached(start_server):
+    server = start_server()
+    with server.client() as client:
+        wait_for(lambda: client.get("/api/latest").json()["values"].get("memory"))
+        response = client.get("/api/series", headers={"Accept-Encoding": "gzip"})
+        assert response.headers["content-encoding"] == "gzip"
+    assert httpx.get(server.url + "/").headers["cache-control"] == "no-cache"
+
+
+def test_the_live_feed_delivers_new_samples(start_server):
+    server = start_server()
+    received = read_events(server, count=2)
+    assert received[1]["time"] > received[0]["time"]
+    assert "cpu" in received[1]["values"]
+
+
+def test_the_live_feed_with_the_collector_in_another_process(start_server, tmp_path):
+    server = start_server(command="serve")
+    collector = subprocess.Popen(
+        statsserver_command("collect", "--directory", str(server.directory), "--interval", "0.25"),
+        stderr=subprocess.PIPE, text=True, env=clean_environ())
+    try:
+        with server.client() as client:
+            wait_for(lambda: client.get("/api/sources").json()["sources"])
+        started = time.time()
+        received = read_events(server, count=3)
+        assert received[-1]["time"] >= started - 1
+        assert "memory" in received[-1]["values"]
+        gaps = [b["time"] - a["time"] for a, b in zip(received, received[1:])]
+        assert all(0 < gap < 1.0 for gap in gaps)
+    finally:
+        collector.terminate()
+        collector.communicate(timeout=20)
+
+
+def read_events(server, count, timeout=20.0):
+    events = []
+    with server.client() as client:
+        with client.stream("GET", "/api/live", timeout=timeout) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                    if len(events) == count:
+                        break
+    return events
+
+
+def test_ingest_port_takes_only_pushes(start_server):
+    ingest = free_port()
+    server = start_server(command="serve", settings=f"ingest_port = {ingest}\n")
+    other = f"http://127.0.0.1:{ingest}"
+    assert httpx.get(other + ORIGINAL_EXAMPLE).json() == {"stored": 1}
+    assert httpx.get(other + "/api/sources", params={"token": server.token}).status_code == 404
+    assert httpx.get(server.url + "/api/sources", params={"token": server.token}).status_code == 200
+
+
+def test_https_with_certfile_and_keyfile(start_server, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server = start_server(command="serve", scheme="https", settings=f"certfile = {cert}\nkeyfile = {key}\n")
+    response = httpx.get(server.url + "/api/health", verify=False)
+    assert response.status_code == 200
+    login = httpx.post(server.url + "/api/login", json={"token": server.token}, verify=False)
+    assert "Secure" in login.headers["set-cookie"]
+
+
+def test_sigterm_stops_the_server_and_the_collector_cleanly(start_server):
+    server = start_server()
+    with server.client() as client:
+        wait_for(lambda: client.get("/api/latest").json()["values"].get("cpu"))
+    stderr = server.stop()
+    assert server.process.returncode == 0, stderr
+    assert "stopping (SIGTERM)" in stderr and "Traceback" not in stderr
+
+
+def test_port_in_use_is_a_clear_error(start_server, tmp_path):
+    server = start_server(command="serve")
+    result = subprocess.run(statsserver_command("serve", "--directory", str(tmp_path / "other"), "--host",
+                                                "127.0.0.1", "--port", str(server.port)),
+                            capture_output=True, text=True, env=clean_environ(), timeout=30)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{server.port}" in result.stderr and "Traceback" not in result.stderr
