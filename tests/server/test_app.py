@@ -1,0 +1,164 @@
+"""The application in process: clients that are not on this machine, and the live feed's limits."""
+
+import asyncio
+import hmac
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from statsserver.collectors.base import gauge
+from statsserver.server import auth, feed as feed_module
+from statsserver.server.app import create_app
+from statsserver.server.feed import Feed
+from statsserver.storage import Reader, Writer
+
+TOKEN = "s3cret-token"
+ROUTES = [("GET", "/api/sources"), ("GET", "/api/series"), ("GET", "/api/data"), ("GET", "/api/moment?t=1"),
+          ("GET", "/api/latest"), ("GET", "/api/live"),
+          ("GET", "/add_data_point?projectid=p&category=c&label=l&value=1"),
+          ("POST", "/add_data_point?projectid=p&category=c&label=l&value=1"),
+          ("POST", "/api/points"), ("POST", "/api/v2/write"), ("POST", "/write")]
+
+
+@pytest.fixture
+def remote_client(make_config):
+    """A client that is not on this machine: TestClient's address is not loopback."""
+    config = make_config()
+    Writer(config.database_path).close()
+    with TestClient(create_app(config, TOKEN, "host")) as client:
+        yield client
+
+
+@pytest.mark.parametrize("method, path", ROUTES)
+def test_a_remote_client_needs_the_right_token_for_every_route(remote_client, method, path):
+    assert remote_client.request(method, path).status_code == 401
+    wrong = remote_client.request(method, path, headers={"Authorization": "Bearer wrong-token!"})
+    assert wrong.status_code == 401 and wrong.json() == {"error": "a valid token is required"}
+
+
+def test_a_remote_client_with_the_token_may_push(remote_client):
+    response = remote_client.get("/add_data_point?projectid=p&category=c&label=l&value=1",
+                                 headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
+
+
+def test_tokens_are_compared_in_constant_time(monkeypatch, remote_client):
+    calls = []
+    compare = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return compare(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+    remote_client.get("/api/sources", headers={"Authorization": "Bearer guess"})
+    assert calls == [(b"guess", TOKEN.encode())]
+
+
+def test_an_empty_token_file_is_replaced(tmp_path):
+    (tmp_path / "token").write_text("")
+    token = auth.load_or_create_token(tmp_path)
+    assert len(token) >= 40 and auth.load_or_create_token(tmp_path) == token
+
+
+T0 = 1_700_000_000.0
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_feed_sends_each_source_its_own_samples(make_config):
+    config = make_config()
+    writer = Writer(config.database_path)
+    writer.write("a", T0, {"m": {"x": 1.0}}, {"m": gauge()})
+    reader = Reader(config.database_path)
+    last = lambda source: max((t for labels in reader.latest(source).values() for t, _ in labels.values()),
+                              default=None)
+
+    async def scenario():
+        feed = Feed(reader.since, last, poll_seconds=0.01)
+        a, b = feed.subscribe("a"), feed.subscribe("b")
+        task = asyncio.create_task(feed.run())
+        await asyncio.sleep(0.05)  # the first poll only notes where each source is
+        writer.write("a", T0 + 1, {"m": {"x": 2.0}}, {"m": gauge()})
+        writer.write("b", T0 + 1, {"m": {"y": 3.0}}, {"m": gauge()})
+        first_a = await asyncio.wait_for(a.queue.get(), 2)
+        first_b = await asyncio.wait_for(b.queue.get(), 2)
+        feed.close()
+        await asyncio.wait_for(task, 2)
+        return first_a, first_b
+
+    first_a, first_b = run(scenario())
+    assert json.loads(first_a[6:]) == {"time": T0 + 1, "values": {"m": {"x": 2.0}}}
+    assert json.loads(first_b[6:]) == {"time": T0 + 1, "values": {"m": {"y": 3.0}}}
+
+
+def test_a_client_that_falls_behind_is_dropped(make_config, monkeypatch):
+    monkeypatch.setattr(feed_module, "QUEUE_SIZE", 3)
+    samples = [{"time": T0 + i, "values": {"m": {"x": float(i)}}} for i in range(10)]
+
+    async def scenario():
+        feed = Feed(lambda source, after: [s for s in samples if s["time"] > after and source == "a"],
+                    lambda source: T0 - 1,
+                    poll_seconds=0.01)
+        slow, other = feed.subscribe("a"), feed.subscribe("b")
+        task = asyncio.create_task(feed.run())
+        await asyncio.sleep(0.1)
+        feed.close()
+        await task
+        return feed, slow, other
+
+    feed, slow, other = run(scenario())
+    assert slow not in feed.clients and feed.dropped == 1
+    assert slow.queue.qsize() == 1 and slow.queue.get_nowait() is feed_module._CLOSE
+    assert other.queue.get_nowait() is feed_module._CLOSE  # closing ends every stream
+
+
+def test_event_stream_ends_on_close_and_sends_keepalives(monkeypatch):
+    monkeypatch.setattr(feed_module, "KEEPALIVE_SECONDS", 0.05)
+
+    async def scenario():
+        feed = Feed(lambda source, after: [], lambda source: None, poll_seconds=1)
+        sent = []
+        disconnect = asyncio.Event()
+
+        async def receive():
+            await disconnect.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        stream = asyncio.create_task(feed.response("a")({"type": "http"}, receive, send))
+        await asyncio.sleep(0.2)
+        feed.close()
+        await asyncio.wait_for(stream, 2)
+        disconnect.set()
+        return feed, sent
+
+    feed, sent = run(scenario())
+    bodies = [m.get("body", b"") for m in sent if m["type"] == "http.response.body"]
+    assert b": keep-alive\n\n" in bodies
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert not feed.clients
+
+
+def test_a_stalled_client_is_let_go(monkeypatch):
+    monkeypatch.setattr(feed_module, "SEND_TIMEOUT_SECONDS", 0.05)
+
+    async def scenario():
+        feed = Feed(lambda source, after: [], lambda source: None, poll_seconds=1)
+
+        async def receive():
+            await asyncio.sleep(10)
+
+        async def send(message):
+            if message["type"] == "http.response.body":
+                await asyncio.sleep(10)  # the client's socket never drains
+
+        await asyncio.wait_for(feed.response("a")({"type": "http"}, receive, send), 2)
+        return feed
+
+    assert not run(scenario()).clients
