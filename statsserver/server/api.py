@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
+
+import orjson
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -18,8 +19,9 @@ MAX_POINTS = 10_000
 
 
 def _json(data) -> Response:
-    # Straight to JSON: these shapes are plain data, and model validation would only cost time.
-    return Response(json.dumps(data, separators=(",", ":"), allow_nan=False), media_type="application/json")
+    # Straight to JSON with orjson: these shapes are plain data, and a chart's worth of floats
+    # costs the standard library's encoder some twenty times as long.
+    return Response(orjson.dumps(data), media_type="application/json")
 
 
 def _source(request: Request, source: str | None) -> str:

@@ -9,8 +9,9 @@ its browser's EventSource reconnects.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+
+import orjson
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -89,7 +90,7 @@ class Feed:
             return
         self.after[source] = samples[-1]["time"]
         for sample in samples:
-            event = f"data: {json.dumps(sample, separators=(',', ':'))}\n\n".encode()
+            event = b"data: " + orjson.dumps(sample) + b"\n\n"
             for client in [c for c in self.clients if c.source == source]:
                 if not client.offer(event):
                     self.dropped += 1

@@ -1,23 +1,27 @@
 """Pushing data in: the original add_data_point, a JSON batch, and the InfluxDB line protocol.
 
-Every route validates all of a request before storing any of it, and stores all of it in one
-transaction: a rejected request leaves nothing behind.
+Every request is validated whole before any of it is stored, and stored whole or not at all.
+Requests that arrive together are committed together (a group commit on one writer thread):
+one SQLite transaction per burst instead of one per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+import queue
+import re
+import threading
 import time
 import zlib
-from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
+import orjson
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
 from ..collectors.base import Metric, gauge
-from ..storage import StoreError
+from ..storage import StoreError, Writer
 from . import lineprotocol
 from .errors import BadRequest
 
@@ -27,34 +31,31 @@ UNIT_MAX = 16
 # seconds, or a broken clock; refusing them beats charting the year 51000.
 EARLIEST = 946_684_800  # 2000-01-01
 LATEST_AHEAD = 86_400
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# How many requests one group commit takes at most, so one transaction stays short.
+GROUP_MAX = 256
+
+Point = tuple[str, str, float, float]  # category, label, time, value
 
 router = APIRouter(tags=["ingest"])
 
 
-@dataclass
-class Pushed:
-    category: str
-    label: str
-    value: float
-    time: float
-    unit: str
-    graph: bool
+# --- validation ----------------------------------------------------------------------------
 
-
-def check_name(field: str, value: str | None) -> str:
-    if value is None or value.strip() == "":
+def check_name(field: str, value) -> str:
+    if not isinstance(value, str) or not value.strip():
         raise BadRequest(f"{field} is missing or empty", field)
     if len(value) > NAME_MAX:
         raise BadRequest(f"{field} is longer than {NAME_MAX} characters", field)
-    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in value):
+    if _CONTROL.search(value):
         raise BadRequest(f"{field} contains control characters", field)
     return value.strip()
 
 
-def check_unit(value: str | None) -> str:
-    if not value:
+def check_unit(value) -> str:
+    if value is None or value == "":
         return ""
-    if len(value) > UNIT_MAX or any(ord(char) < 32 for char in value):
+    if not isinstance(value, str) or len(value) > UNIT_MAX or _CONTROL.search(value):
         raise BadRequest(f"unit must be at most {UNIT_MAX} printable characters", "unit")
     return value
 
@@ -62,10 +63,13 @@ def check_unit(value: str | None) -> str:
 def check_value(field: str, value) -> float:
     if isinstance(value, bool):
         return float(value)
-    try:
+    if isinstance(value, (int, float)):
         number = float(value)
-    except (TypeError, ValueError):
-        raise BadRequest(f"{field} {str(value)[:40]!r} is not a number", field) from None
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise BadRequest(f"{field} {str(value)[:40]!r} is not a number", field) from None
     if not math.isfinite(number):
         raise BadRequest(f"{field} must be a finite number, not {value}", field)
     return number
@@ -80,31 +84,82 @@ def check_time(value, now: float) -> float:
     return at
 
 
+def check_graph(value) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest("graph must be true or false", "graph")
+    return value
+
+
 def flag(value: str | None) -> bool:
     """`nograph` given bare (`&nograph`) or as 1/true/yes means the category is not charted."""
     return value is not None and value.strip().lower() not in ("0", "false", "no", "off")
 
 
-def store(request: Request, source: str, points: list[Pushed]) -> int:
-    """Check the source's series budget and metadata, then store all points or none."""
-    state = request.app.state
-    writer = state.writer
-    metrics: dict[str, Metric] = {}
-    for point in points:
-        metric = gauge(point.unit, graph=point.graph)
-        if metrics.setdefault(point.category, metric) != metric:
-            raise BadRequest(f"category {point.category!r} is given two different units or graph settings "
+class Metrics(dict):
+    """The declaration of each category in one request; one unit and graph setting per category."""
+
+    def declare(self, category: str, unit: str, graph: bool) -> None:
+        metric = self.get(category)
+        if metric is None:
+            self[category] = gauge(unit, graph=graph)
+        elif (metric.unit, metric.graph) != (unit, graph):
+            raise BadRequest(f"category {category!r} is given two different units or graph settings "
                              "in one request", "unit")
-    new = {(p.category, p.label) for p in points if not writer.known(source, p.category, p.label)}
-    limit = state.config.server.max_series_per_source
-    if new and writer.series_count(source) + len(new) > limit:
-        raise BadRequest(f"source {source!r} would have more than {limit} series "
-                         "([server] max_series_per_source)", "label", status=422)
-    try:
-        writer.write_points(source, [(p.category, p.label, p.time, p.value) for p in points], metrics)
-    except StoreError as error:
-        raise BadRequest(f"not stored: {error}", None, status=503) from None
-    return len(points)
+
+
+# --- the group commit ----------------------------------------------------------------------
+
+class IngestWriter:
+    """The one thread that stores pushed points, taking every request waiting at once."""
+
+    def __init__(self, writer: Writer, max_series_per_source: int) -> None:
+        self.writer = writer
+        self.limit = max_series_per_source
+        self.pending: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self.thread.start()
+
+    async def store(self, source: str, points: list[Point], metrics: dict[str, Metric]) -> int:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self.pending.put((source, points, metrics, loop, done))
+        refusal = await done
+        if isinstance(refusal, StoreError):
+            raise BadRequest(f"not stored: {refusal}", None, status=503)
+        if refusal:
+            raise BadRequest(f"{refusal} ([server] max_series_per_source)", "label", status=422)
+        return len(points)
+
+    def close(self) -> None:
+        self.pending.put(None)
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self.pending.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < GROUP_MAX:
+                try:
+                    item = self.pending.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self.pending.put(None)  # finish this group, then stop
+                    break
+                group.append(item)
+            try:
+                outcomes = self.writer.write_batches([item[:3] for item in group], self.limit)
+            except StoreError as error:
+                outcomes = [error] * len(group)
+            for (_, _, _, loop, done), outcome in zip(group, outcomes):
+                loop.call_soon_threadsafe(_settle, done, outcome)
+
+
+def _settle(future: asyncio.Future, outcome) -> None:
+    if not future.done():  # the client may have gone away meanwhile
+        future.set_result(outcome)
 
 
 async def read_body(request: Request) -> bytes:
@@ -135,6 +190,12 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
+def _parameters(*specs: tuple[str, str, bool]) -> dict:
+    """OpenAPI parameters for routes that read the query string themselves, for speed."""
+    return {"parameters": [{"name": name, "in": "query", "required": required, "description": text,
+                            "schema": {"type": "string"}} for name, text, required in specs]}
+
+
 # --- the original interface ----------------------------------------------------------------
 
 @router.api_route(
@@ -143,74 +204,103 @@ async def read_body(request: Request) -> bytes:
     description="`projectid` names the source, `category` and `label` the series. The time is when "
                 "the server received it unless `time` (Unix seconds) is given. `nograph` marks the "
                 "category as values rather than a chart. POST may send the same fields as a form.",
+    openapi_extra=_parameters(
+        ("projectid", "The source: which program or machine", True),
+        ("category", "The chart the value belongs to", True),
+        ("label", "The series within the category", True),
+        ("value", "A finite number", True),
+        ("time", "Unix seconds; default: now", False),
+        ("unit", "e.g. %, B, °C", False),
+        ("nograph", "Present (or 1/true): shown as values, not charted", False)),
 )
-async def add_data_point(
-    request: Request,
-    projectid: str | None = Query(None, description="The source: which program or machine"),
-    category: str | None = Query(None, description="The chart the value belongs to"),
-    label: str | None = Query(None, description="The series within the category"),
-    value: str | None = Query(None, description="A finite number"),
-    time_: str | None = Query(None, alias="time", description="Unix seconds; default: now"),
-    unit: str | None = Query(None, description="e.g. %, B, °C"),
-    nograph: str | None = Query(None, description="Present (or 1/true): shown as values, not charted"),
-) -> JSONResponse:
-    fields = {"projectid": projectid, "category": category, "label": label, "value": value,
-              "time": time_, "unit": unit, "nograph": nograph}
+async def add_data_point(request: Request) -> JSONResponse:
+    fields = dict(request.query_params)
     if request.method == "POST":
         body = await read_body(request)
         if body and "form" in request.headers.get("content-type", ""):
-            from urllib.parse import parse_qsl
-
             try:
-                form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+                fields.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
             except UnicodeDecodeError:
                 raise BadRequest("form body is not UTF-8", None) from None
-            fields.update({key: form[key] for key in fields if key in form})
-    source = check_name("projectid", fields["projectid"])
-    point = Pushed(check_name("category", fields["category"]), check_name("label", fields["label"]),
-                   check_value("value", fields["value"]), check_time(fields["time"], time.time()),
-                   check_unit(fields["unit"]), not flag(fields["nograph"]))
-    return JSONResponse({"stored": await run_in_threadpool(store, request, source, [point])})
+    source = check_name("projectid", fields.get("projectid"))
+    category = check_name("category", fields.get("category"))
+    label = check_name("label", fields.get("label"))
+    value = check_value("value", fields.get("value"))
+    at = check_time(fields.get("time"), time.time())
+    metrics = Metrics()
+    metrics.declare(category, check_unit(fields.get("unit")), not flag(fields.get("nograph")))
+    stored = await request.app.state.ingest.store(source, [(category, label, at, value)], metrics)
+    return JSONResponse({"stored": stored})
 
 
 # --- a JSON batch --------------------------------------------------------------------------
 
-class BatchPoint(BaseModel):
-    category: str = Field(description="The chart the value belongs to")
-    label: str = Field(description="The series within the category")
-    value: float = Field(description="A finite number (true and false count as 1 and 0)")
-    time: float | None = Field(None, description="Unix seconds; default: now")
-    unit: str = ""
-    graph: bool = Field(True, description="false: shown as values, not charted (nograph)")
+BATCH_SCHEMA = {
+    "type": "object", "required": ["source", "points"],
+    "properties": {
+        "source": {"type": "string", "description": "Which program or machine the points come from"},
+        "points": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["category", "label", "value"],
+            "properties": {
+                "category": {"type": "string"}, "label": {"type": "string"},
+                "value": {"type": "number", "description": "A finite number (true and false count as 1 and 0)"},
+                "time": {"type": "number", "description": "Unix seconds; default: now"},
+                "unit": {"type": "string"},
+                "graph": {"type": "boolean", "description": "false: shown as values, not charted (nograph)"},
+            }}},
+    },
+}
 
 
-class Batch(BaseModel):
-    source: str = Field(description="Which program or machine the points come from")
-    points: list[BatchPoint]
-
-
-@router.post("/api/points", summary="Add many values in one request, all or nothing")
-async def add_points(batch: Batch, request: Request) -> JSONResponse:
-    source = check_name("source", batch.source)
-    if not batch.points:
-        raise BadRequest("points is empty", "points")
+def parse_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
+    try:
+        batch = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("body is not JSON", None) from None
+    if not isinstance(batch, dict):
+        raise BadRequest("body must be an object with source and points", None)
+    source = check_name("source", batch.get("source"))
+    items = batch.get("points")
+    if not isinstance(items, list) or not items:
+        raise BadRequest("points must be a non-empty list", "points")
     now = time.time()
-    points = []
-    for index, item in enumerate(batch.points):
+    points, metrics, names, declared = [], Metrics(), {}, set()
+    for index, item in enumerate(items):
         try:
-            points.append(Pushed(check_name("category", item.category), check_name("label", item.label),
-                                 check_value("value", item.value), check_time(item.time, now),
-                                 check_unit(item.unit), item.graph))
+            if not isinstance(item, dict):
+                raise BadRequest("must be an object", "")
+            category, label = item.get("category"), item.get("label")
+            # Names repeat across points; each distinct one is checked once.
+            for field, name in (("category", category), ("label", label)):
+                if not isinstance(name, str) or name not in names:
+                    names[name] = check_name(field, name)  # refuses anything but a fitting string
+            value = item.get("value")
+            if type(value) is not float or not math.isfinite(value):
+                value = check_value("value", value)
+            at = item.get("time")
+            at = now if at is None else check_time(at, now)
+            points.append((names[category], names[label], at, value))
+            unit, graph = item.get("unit", ""), item.get("graph", True)
+            if (category, unit, graph) not in declared:
+                metrics.declare(names[category], check_unit(unit), check_graph(graph))
+                declared.add((category, unit, graph))
         except BadRequest as error:
-            error.field = f"points[{index}].{error.field}"
+            error.field = f"points[{index}]" + (f".{error.field}" if error.field else "")
             error.reason = f"points[{index}]: {error.reason}"
             raise
-    return JSONResponse({"stored": await run_in_threadpool(store, request, source, points)})
+    return source, points, metrics
+
+
+@router.post("/api/points", summary="Add many values in one request, all or nothing",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}})
+async def add_points(request: Request) -> JSONResponse:
+    source, points, metrics = parse_batch(await read_body(request))
+    return JSONResponse({"stored": await request.app.state.ingest.store(source, points, metrics)})
 
 
 # --- InfluxDB line protocol ----------------------------------------------------------------
 
-async def _line_protocol(request: Request, body: bytes, precision: str, default_source: str) -> Response:
+def parse_line_protocol(body: bytes, precision: str, default_source: str) -> tuple[str, list[Point], Metrics]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -220,38 +310,52 @@ async def _line_protocol(request: Request, body: bytes, precision: str, default_
     except lineprotocol.LineError as error:
         raise BadRequest(str(error), "precision" if error.line == 0 else "body") from None
     now = time.time()
-    by_source: dict[str, list[Pushed]] = {}
+    sources, points, metrics, names = set(), [], Metrics(), {}
     for point in parsed:
         category, source = lineprotocol.category_and_source(point, default_source)
+        sources.add(source)
         at = check_time(point.time, now) if point.time is not None else now
-        source = check_name("host tag", source)
-        category = check_name("measurement", category)
+        if category not in names:
+            names[category] = check_name("measurement", category)
+            metrics.declare(names[category], "", True)
         for label, value in point.fields:
-            by_source.setdefault(source, []).append(
-                Pushed(category, check_name("field", label), value, at, "", True))
-    if len(by_source) > 1:
-        # One transaction per source would break all-or-nothing across sources.
+            if label not in names:
+                names[label] = check_name("field", label)
+            points.append((names[category], names[label], at, value))
+    if len(sources) > 1:
+        # All or nothing holds per request, and a request writes one source.
         raise BadRequest("one request may carry one host's points; send one request per host", "host")
-    for source, points in by_source.items():
-        await run_in_threadpool(store, request, source, points)
+    source = check_name("host tag", sources.pop() if sources else default_source)
+    return source, points, metrics
+
+
+async def _line_protocol(request: Request, precision: str, default_source: str) -> Response:
+    source, points, metrics = parse_line_protocol(await read_body(request), precision, default_source)
+    if points:
+        await request.app.state.ingest.store(source, points, metrics)
     return Response(status_code=204)
 
 
+LINE_BODY = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
+
+
 @router.post("/api/v2/write", status_code=204, response_class=Response,
-             summary="InfluxDB 2 line protocol (Telegraf's outputs.influxdb_v2)")
-async def influx_v2_write(request: Request,
-                          bucket: str = Query("influx", description="The source, when points have no host tag"),
-                          org: str | None = Query(None, description="Accepted and ignored"),
-                          precision: str = Query("ns", description="ns, us, ms or s")) -> Response:
-    return await _line_protocol(request, await read_body(request), precision, bucket)
+             summary="InfluxDB 2 line protocol (Telegraf's outputs.influxdb_v2)",
+             openapi_extra={**_parameters(("bucket", "The source, when points have no host tag", False),
+                                          ("org", "Accepted and ignored", False),
+                                          ("precision", "ns (default), us, ms or s", False)), **LINE_BODY})
+async def influx_v2_write(request: Request) -> Response:
+    query = request.query_params
+    return await _line_protocol(request, query.get("precision", "ns"), query.get("bucket") or "influx")
 
 
 @router.post("/write", status_code=204, response_class=Response,
-             summary="InfluxDB 1 line protocol (Telegraf's outputs.influxdb)")
-async def influx_v1_write(request: Request,
-                          db: str = Query("influx", description="The source, when points have no host tag"),
-                          precision: str = Query("ns", description="n, u, ms, s, m or h")) -> Response:
-    return await _line_protocol(request, await read_body(request), precision, db)
+             summary="InfluxDB 1 line protocol (Telegraf's outputs.influxdb)",
+             openapi_extra={**_parameters(("db", "The source, when points have no host tag", False),
+                                          ("precision", "n (default), u, ms, s, m or h", False)), **LINE_BODY})
+async def influx_v1_write(request: Request) -> Response:
+    query = request.query_params
+    return await _line_protocol(request, query.get("precision", "ns"), query.get("db") or "influx")
 
 
 INGEST_PATHS = ("/add_data_point", "/api/points", "/api/v2/write", "/write")

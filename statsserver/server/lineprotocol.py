@@ -10,7 +10,7 @@ values folded in after dots (`cpu,cpu=cpu0` -> `cpu.cpu0`); each field is a labe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Nanoseconds per unit, for the `precision` parameter of /api/v2/write and /write (v1 names too).
 PRECISION = {"ns": 1, "n": 1, "us": 1_000, "u": 1_000, "µs": 1_000, "ms": 1_000_000,
@@ -27,8 +27,7 @@ class LineError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class LinePoint:
+class LinePoint(NamedTuple):
     measurement: str
     tags: tuple[tuple[str, str], ...]
     fields: tuple[tuple[str, float], ...]
@@ -84,6 +83,8 @@ def _field_value(text: str, line: int, key: str) -> float | None:
         return 0.0
     number = text[:-1] if text[-1:] in ("i", "u") else text
     try:
+        if "_" in number:  # Python reads 1_000 as a number; the line protocol does not
+            raise ValueError
         value = int(number) if text[-1:] in ("i", "u") else float(number)
     except ValueError:
         raise LineError(line, f"field {key!r} has value {text!r}, which is not a number or boolean") from None
@@ -94,45 +95,76 @@ def _field_value(text: str, line: int, key: str) -> float | None:
     return float(value)
 
 
+def _series_key(text: str, line: int) -> tuple[str, tuple[tuple[str, str], ...]]:
+    series = _split(text, ",", line)
+    measurement = _unescape(series[0])
+    if not measurement:
+        raise LineError(line, "missing measurement")
+    tags = []
+    for tag in series[1:]:
+        key, equals, value = tag.partition("=")
+        if not equals or not key or not value:
+            raise LineError(line, f"tag {tag!r} is not key=value")
+        tags.append((_unescape(key), _unescape(value)))
+    return measurement, tuple(sorted(tags))
+
+
+def _fields(text: str, line: int) -> tuple[tuple[str, float], ...]:
+    fields = []
+    for field in _split(text, ",", line):
+        key, equals, value = field.partition("=")
+        if not equals or not key or not value:
+            raise LineError(line, f"field {field!r} is not key=value")
+        parsed = _field_value(value, line, _unescape(key))
+        if parsed is not None:
+            fields.append((_unescape(key), parsed))
+    return tuple(fields)
+
+
+def _plain_fields(text: str) -> tuple[tuple[str, float], ...] | None:
+    """Fields that are all plain finite floats, or None to take the careful path."""
+    fields = []
+    for field in text.split(","):
+        key, _, value = field.partition("=")
+        try:
+            number = float(int(value[:-1])) if value[-1:] == "i" else float(value)
+        except ValueError:
+            return None
+        if not key or "_" in value or not math.isfinite(number):
+            return None
+        fields.append((key, number))
+    return tuple(fields)
+
+
 def parse(body: str, precision: str = "ns") -> list[LinePoint]:
     """Parse a whole body; any bad line rejects all of it (the caller stores all or nothing)."""
     if precision not in PRECISION:
         raise LineError(0, f"precision {precision!r} is not one of {', '.join(PRECISION)}")
-    scale = PRECISION[precision]
+    scale = PRECISION[precision] / 1e9
     points = []
+    # Senders repeat the same measurement and tags line after line: parse each distinct one once.
+    keys: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
     for number, raw in enumerate(body.splitlines(), start=1):
         text = raw.strip()
-        if not text or text.startswith("#"):
+        if not text or text[0] == "#":
             continue
         sections = [part for part in _split(text, " ", number) if part != ""]
         if len(sections) not in (2, 3):
             raise LineError(number, "expected `measurement[,tags] fields [timestamp]`")
-        series = _split(sections[0], ",", number)
-        measurement = _unescape(series[0])
-        if not measurement:
-            raise LineError(number, "missing measurement")
-        tags = []
-        for tag in series[1:]:
-            key, equals, value = tag.partition("=")
-            if not equals or not key or not value:
-                raise LineError(number, f"tag {tag!r} is not key=value")
-            tags.append((_unescape(key), _unescape(value)))
-        fields = []
-        for field in _split(sections[1], ",", number):
-            key, equals, value = field.partition("=")
-            if not equals or not key or not value:
-                raise LineError(number, f"field {field!r} is not key=value")
-            parsed = _field_value(value, number, _unescape(key))
-            if parsed is not None:
-                fields.append((_unescape(key), parsed))
+        key = keys.get(sections[0])
+        if key is None:
+            key = keys[sections[0]] = _series_key(sections[0], number)
+        fields = _plain_fields(sections[1]) if "\\" not in text and '"' not in text else None
+        if fields is None:
+            fields = _fields(sections[1], number)
         time = None
         if len(sections) == 3:
             try:
-                time = int(sections[2]) * scale / 1e9
+                time = int(sections[2]) * scale
             except ValueError:
                 raise LineError(number, f"timestamp {sections[2]!r} is not an integer") from None
         if fields:
-            points.append(LinePoint(measurement, tuple(sorted(tags)), tuple(fields), time))
+            points.append(LinePoint(key[0], key[1], fields, time))
     return points
 
 

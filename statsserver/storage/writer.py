@@ -27,9 +27,11 @@ class Writer:
         self._sources: dict[str, int] = dict(self.db.execute("SELECT name, id FROM sources"))
         self._series: dict[tuple[int, str, str], int] = {}
         self._metadata: dict[int, tuple] = {}
+        self._series_per_source: dict[int, int] = {}
         for row in self.db.execute("SELECT id, source_id, category, label, unit, kind, graph, description FROM series"):
             self._series[row[1], row[2], row[3]] = row[0]
             self._metadata[row[0]] = (row[4], row[5], bool(row[6]), row[7])
+            self._series_per_source[row[1]] = self._series_per_source.get(row[1], 0) + 1
 
     def source_id(self, name: str, interval: float | None = None) -> int:
         if name not in self._sources:
@@ -49,6 +51,7 @@ class Writer:
                 "INSERT INTO series (source_id, category, label, unit, kind, graph, description)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, *metadata)).lastrowid
             self._series[key] = series
+            self._series_per_source[source] = self._series_per_source.get(source, 0) + 1
         elif self._metadata.get(series) != metadata:  # a collector changed its declaration
             self.db.execute("UPDATE series SET unit = ?, kind = ?, graph = ?, description = ? WHERE id = ?",
                             (*metadata, series))
@@ -73,8 +76,15 @@ class Writer:
 
     def _insert(self, source_id: int, points: Iterable[tuple[str, str, float, float]],
                 metrics: dict[str, Metric]) -> None:
-        rows = [(self._series_id(source_id, category, label, metrics[category]), to_ms(time), value)
-                for category, label, time, value in points]
+        rows = []
+        checked: set[int] = set()  # series whose metadata this call has compared already
+        known = self._series
+        for category, label, time, value in points:
+            series = known.get((source_id, category, label))
+            if series is None or series not in checked:
+                series = self._series_id(source_id, category, label, metrics[category])
+                checked.add(series)
+            rows.append((series, int(time * 1000 + 0.5), value))
         # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
         self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)", rows)
 
@@ -94,16 +104,32 @@ class Writer:
     def write_points(self, source: str, points: list[tuple[str, str, float, float]],
                      metrics: dict[str, Metric]) -> None:
         """Store (category, label, time, value) points of one source, at any times: all or none."""
-        with self._transaction("points could not be stored"):
-            self._insert(self.source_id(source), points, metrics)
+        self.write_batches([(source, points, metrics)])
 
-    def known(self, source: str, category: str, label: str) -> bool:
-        source_id = self._sources.get(source)
-        return source_id is not None and (source_id, category, label) in self._series
+    def write_batches(self, batches: list[tuple[str, list[tuple[str, str, float, float]], dict[str, Metric]]],
+                      max_series_per_source: int | None = None) -> list[str | None]:
+        """Store several requests' points in one transaction (a group commit).
+
+        A batch that would give its source more than `max_series_per_source` series is left out
+        whole, and its place in the returned list says why; the others are stored together.
+        """
+        refusals: list[str | None] = []
+        with self._transaction("points could not be stored"):
+            for source, points, metrics in batches:
+                if max_series_per_source is not None:
+                    source_id = self._sources.get(source)
+                    new = {(category, label) for category, label, _, _ in points
+                           if (source_id, category, label) not in self._series}
+                    if new and self.series_count(source) + len(new) > max_series_per_source:
+                        refusals.append(f"source {source!r} would have more than {max_series_per_source} series")
+                        continue
+                self._insert(self.source_id(source), points, metrics)
+                refusals.append(None)
+        return refusals
 
     def series_count(self, source: str) -> int:
         source_id = self._sources.get(source)
-        return 0 if source_id is None else sum(1 for key in self._series if key[0] == source_id)
+        return self._series_per_source.get(source_id, 0)
 
     def expire(self, older_than: float) -> int:
         """Delete samples and snapshots older than `older_than` (Unix time); returns rows deleted."""

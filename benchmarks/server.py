@@ -1,0 +1,250 @@
+"""What the server sustains: pushes, reads and the live feed, driven from other processes.
+
+    python benchmarks/server.py [--quick] [--json PATH]
+
+Load comes from wrk (Debian's `wrk`; `make bench` installs it) on loopback, against a real
+`statsserver serve` on a real database. Baselines in the same run: `/api/health` (the
+framework's floor per request) for the HTTP routes, and the same server with no live clients
+for the feed's CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, directory: Path, command: str = "serve", interval: float = 1.0) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = directory / "bench.conf"
+        config.write_text(f"[generator]\ndirectory = {directory}\ninterval = {interval}\n"
+                          f"[server]\nhost = 127.0.0.1\nport = {self.port}\nmax_series_per_source = 100000\n"
+                          "max_body = 64M\n")
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVER_")}
+        self.process = subprocess.Popen([sys.executable, "-m", "statsserver", command, "--config", str(config)],
+                                        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.directory = directory
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        self.token = (directory / "token").read_text().strip()
+        self.handle = psutil.Process(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        times = self.handle.cpu_times()
+        return times.user + times.system
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def wrk(url: str, seconds: int, connections: int, script: str | None = None) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script or "")
+    if script:
+        command += ["-s", handle.name]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    os.unlink(handle.name)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.M))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {"requests_per_second": rate, "p50_ms": _ms(latency["50"]), "p99_ms": _ms(latency["99"]),
+            "non_2xx": int(non_2xx[1]) if non_2xx else 0, "socket_errors": errors[1] if errors else ""}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def post_script(body: str, content_type: str, token: str) -> str:
+    return (f"wrk.method = \"POST\"\nwrk.body = {json.dumps(body)}\n"
+            f"wrk.headers[\"Content-Type\"] = \"{content_type}\"\n"
+            f"wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n")
+
+
+def fill_history(server: Server, days: int, step: int) -> int:
+    """One category of 10 series, `days` of history at `step` seconds, pushed in batches."""
+    import httpx
+
+    now = time.time()
+    start = now - days * 86400
+    count = 0
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=60) as client:
+        batch = []
+        for t in range(int(start), int(now), step):
+            for series in range(10):
+                batch.append({"category": "cpu", "label": f"core{series}", "value": random.random() * 100,
+                              "time": t, "unit": "%"})
+            if len(batch) >= 20_000:
+                client.post("/api/points", json={"source": "history", "points": batch}).raise_for_status()
+                count += len(batch)
+                batch = []
+        if batch:
+            client.post("/api/points", json={"source": "history", "points": batch}).raise_for_status()
+            count += len(batch)
+    return count
+
+
+async def live_clients(url: str, token: str, clients: int, seconds: float) -> list[float]:
+    """Connect `clients` SSE streams; return the delay from each sample's time to its arrival."""
+    host, port = url.removeprefix("http://").split(":")
+    delays: list[float] = []
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"GET /api/live HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                     "Accept: text/event-stream\r\n\r\n".encode())
+        await writer.drain()
+        deadline = time.time() + seconds
+        try:
+            while time.time() < deadline:
+                line = await asyncio.wait_for(reader.readline(), max(0.1, deadline - time.time()))
+                if line.startswith(b"data: "):
+                    delays.append(time.time() - json.loads(line[6:])["time"])
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one() for _ in range(clients)))
+    return delays
+
+
+def feed_cost(directory: Path, clients: int, seconds: float) -> dict:
+    server = Server(directory, command="run", interval=1.0)
+    try:
+        time.sleep(3)
+        idle_start, t0 = server.cpu_seconds(), time.monotonic()
+        time.sleep(seconds)
+        idle = (server.cpu_seconds() - idle_start) / (time.monotonic() - t0) * 100
+        busy_start, t0 = server.cpu_seconds(), time.monotonic()
+        delays = asyncio.run(live_clients(server.url, server.token, clients, seconds))
+        busy = (server.cpu_seconds() - busy_start) / (time.monotonic() - t0) * 100
+    finally:
+        server.stop()
+    delays.sort()
+    return {"clients": clients, "events": len(delays), "cpu_percent_with_clients": busy,
+            "cpu_percent_without_clients": idle, "feed_cpu_percent": busy - idle,
+            "delay_p50_ms": statistics.median(delays) * 1000 if delays else math.nan,
+            "delay_p99_ms": delays[int(0.99 * (len(delays) - 1))] * 1000 if delays else math.nan}
+
+
+def target(name: str, value: float, goal: float, unit: str, higher_is_better: bool) -> dict:
+    met = value >= goal if higher_is_better else value <= goal
+    return {"name": name, "value": round(value, 3), "goal": goal, "unit": unit, "met": bool(met)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="finish within a minute")
+    parser.add_argument("--json", metavar="PATH", help="write the figures and targets here")
+    arguments = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("benchmarks/server.py needs wrk: apt-get install wrk (or make bench)")
+    seconds = 3 if arguments.quick else 10
+    history_days, history_step = (2, 60) if arguments.quick else (30, 10)
+    feed_seconds = 5 if arguments.quick else 20
+
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as folder:
+        directory = Path(folder)
+        server = Server(directory)
+        try:
+            url = server.url
+            results["health"] = wrk(f"{url}/api/health", seconds, 10)
+            # Ten pushing programs at once, each sending as fast as it is answered.
+            results["add_data_point"] = wrk(
+                f"{url}/add_data_point?projectid=bench&category=load&label=requests&value=1.5", seconds, 10)
+            batch = {"source": "batch", "points": [
+                {"category": "batch", "label": f"s{i}", "value": i * 0.5} for i in range(5000)]}
+            results["batch"] = wrk(f"{url}/api/points", seconds, 4,
+                                   post_script(json.dumps(batch), "application/json", server.token))
+            results["batch"]["points_per_second"] = results["batch"]["requests_per_second"] * 5000
+            # As Telegraf's cpu input sends it: ten fields a line, 500 lines a request.
+            fields = ",".join(f"usage_{name}={{v}}" for name in ("user", "system", "idle", "nice", "iowait", "irq",
+                                                              "softirq", "steal", "guest", "guest_nice"))
+            lines = "\n".join(f"cpu,cpu=cpu{i % 64},host=influx " + fields.format(v=round(i * 0.37 % 100, 2))
+                              for i in range(500))
+            results["line_protocol"] = wrk(f"{url}/api/v2/write", seconds, 4,
+                                           post_script(lines, "text/plain", server.token))
+            results["line_protocol"]["points_per_second"] = results["line_protocol"]["requests_per_second"] * 5000
+            pushed = fill_history(server, history_days, history_step)
+            results["history_samples"] = pushed
+            for label, span in (("1h", 3600), ("30d", 30 * 86400)):
+                now = time.time()
+                query = (f"{url}/api/data?source=history&category=cpu&points=1000&from={now - span}&to={now}"
+                         f"&token={server.token}")
+                results[f"data_{label}"] = wrk(query, seconds, 20)
+        finally:
+            server.stop()
+        (directory / "feed").mkdir()
+        results["feed"] = feed_cost(directory / "feed", 200, feed_seconds)
+
+    health = results["health"]["requests_per_second"]
+    print(f"{'measure':<44} {'req/s':>10} {'points/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs health':>9}")
+    for name in ("health", "add_data_point", "batch", "line_protocol", "data_1h", "data_30d"):
+        row = results[name]
+        print(f"{name:<44} {row['requests_per_second']:>10.0f} {row.get('points_per_second', 0):>10.0f} "
+              f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['requests_per_second'] / health:>9.2f}")
+    feed = results["feed"]
+    print(f"live feed: {feed['clients']} clients, {feed['events']} events, delay p50 {feed['delay_p50_ms']:.0f} ms "
+          f"p99 {feed['delay_p99_ms']:.0f} ms; server CPU {feed['cpu_percent_with_clients']:.1f} % of a core with "
+          f"them, {feed['cpu_percent_without_clients']:.1f} % without")
+    print(f"(history for /api/data: {results['history_samples']} samples over {history_days} d)")
+
+    targets = [
+        target("add_data_point requests/s", results["add_data_point"]["requests_per_second"], 3000, "req/s", True),
+        target("add_data_point p99", results["add_data_point"]["p99_ms"], 20, "ms", False),
+        target("batch push points/s", results["batch"]["points_per_second"], 200_000, "points/s", True),
+        target("line protocol points/s", results["line_protocol"]["points_per_second"], 200_000, "points/s", True),
+        target("/api/data one category p50 at 1 h", results["data_1h"]["p50_ms"], 10, "ms", False),
+        target("/api/data one category p50 at 30 d", results["data_30d"]["p50_ms"], 10, "ms", False),
+        target(f"live feed CPU for {feed['clients']} clients", feed["feed_cpu_percent"], 10, "% of a core", False),
+    ]
+    for item in targets:
+        print(f"target {item['name']}: {item['value']} {item['unit']} (goal {item['goal']}) "
+              f"{'met' if item['met'] else 'NOT MET'}")
+    if arguments.json:
+        Path(arguments.json).write_text(json.dumps({
+            "benchmark": "server", "quick": arguments.quick,
+            "machine": {"cores": psutil.cpu_count(), "python": platform.python_version()},
+            "results": results, "targets": targets}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
