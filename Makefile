@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARTIFACTS := artifacts
 
-.PHONY: run test bench lock clean
+.PHONY: run test bench lock clean docs
 
 $(BIN)/statsserver: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,9 @@ lock:
 
 clean:
 	rm -rf $(VENV) $(ARTIFACTS) *.egg-info
+
+# Regenerate the parts of the docs that come from the code (tests/test_docs.py checks them).
+docs: $(BIN)/statsserver
+	$(BIN)/statsserver settings --example > settings.example.conf
+	sed -n '1,/<!-- generated/p' docs/settings.md > docs/settings.md.new
+	$(BIN)/statsserver settings --docs >> docs/settings.md.new && mv docs/settings.md.new docs/settings.md
