@@ -20,7 +20,9 @@ test: $(BIN)/statsserver
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/statsserver
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python benchmarks/collector.py
+	$(BIN)/python benchmarks/server.py
 
 # Re-pin requirements.lock after changing the ranges in pyproject.toml.
 lock:

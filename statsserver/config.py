@@ -278,7 +278,24 @@ def load(
         else:
             raw, origin, where, base = setting.default, "default", "default", Path.cwd()
         values[item] = Value(setting, _parse(setting, raw, where, base), origin)
+    _check_together(values)
     return Config(values, file)
+
+
+def _check_together(values: dict[tuple[str, str], Value]) -> None:
+    """Rules that span settings: each message names where the offending value came from."""
+    cert, key = values["server", "certfile"], values["server", "keyfile"]
+    if bool(cert.value) != bool(key.value):
+        given = cert if cert.value else key
+        raise ConfigError(f"{_where(given)}: [server] certfile and keyfile go together: set both or neither")
+    for value in (cert, key):
+        if value.value and not Path(value.value).is_file():
+            raise ConfigError(f"{_where(value)}: [server] {value.setting.key} = {value.value!r} is not valid: "
+                              "no such file")
+
+
+def _where(value: Value) -> str:
+    return {"default": "default"}.get(value.origin, value.origin.removeprefix("env "))
 
 
 def describe(config: Config) -> str:

@@ -133,3 +133,14 @@ def test_example_file_is_valid_and_uncommenting_it_gives_the_defaults(tmp_path):
     for setting in settings.SETTINGS:
         if setting.key != "directory":
             assert config[setting.section, setting.key] == setting.parse(setting.default), setting.name
+
+
+def test_certfile_and_keyfile_go_together_and_must_exist(tmp_path):
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not checked here")
+    path = write(tmp_path, f"[server]\ncertfile = {cert}\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(path)}: \[server\] certfile and keyfile go together"):
+        load(path, environ={})
+    path = write(tmp_path, f"[server]\ncertfile = {cert}\nkeyfile = missing.pem\n")
+    with pytest.raises(ConfigError, match=r"\[server\] keyfile = '.*missing.pem' is not valid: no such file"):
+        load(path, environ={})

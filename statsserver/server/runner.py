@@ -54,8 +54,6 @@ def addresses(host: str, port: int, token: str | None, tls: bool) -> list[str]:
 def serve(config, generator: Generator | None = None) -> None:
     """Serve until Ctrl-C or SIGTERM; with a generator, collect in a thread beside it."""
     server_settings = config.server
-    if bool(server_settings.certfile) != bool(server_settings.keyfile):
-        raise ServerError("[server] certfile and keyfile go together: set both or neither")
     token = None
     if server_settings.auth == "token":
         token = load_or_create_token(config.generator.directory)
