@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
@@ -52,16 +52,15 @@ class ReaderPool:
         return reader
 
 
-def create_app(config, token: str | None, local_source: str, writer: Writer | None = None) -> FastAPI:
+def create_app(config, token: str | None, local_source: str) -> FastAPI:
     readers = ReaderPool(config.database_path)
     feed = Feed(lambda source, after: readers().since(source, after),
-                lambda source: max((t for labels in readers().latest(source).values() for t, _ in labels.values()),
-                                   default=None),
+                lambda source: readers().last_time(source),
                 poll_seconds=min(config.generator.interval, 1.0) / 2)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        store = writer or Writer(config.database_path)
+        store = Writer(config.database_path)
         app.state.ingest = ingest.IngestWriter(store, config.server.max_series_per_source)
         poller = asyncio.create_task(feed.run())
         try:
@@ -70,8 +69,7 @@ def create_app(config, token: str | None, local_source: str, writer: Writer | No
             feed.close()
             poller.cancel()
             app.state.ingest.close()
-            if writer is None:
-                store.close()
+            store.close()
 
     app = FastAPI(title="StatsServer", version=__version__, lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,

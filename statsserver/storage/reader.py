@@ -74,6 +74,10 @@ class Reader:
                 result.setdefault(series.category, {})[series.label] = (rows[0][0] / 1000, rows[0][1])
         return result
 
+    def last_time(self, source: str) -> float | None:
+        """The newest sample's time of a source, or None when it has none."""
+        return max((at for labels in self.latest(source).values() for at, _ in labels.values()), default=None)
+
     def since(self, source: str, after: float, limit: int = 10_000) -> list[dict]:
         """Samples stored after `after` (Unix seconds), oldest first: what the live feed sends.
 

@@ -74,11 +74,9 @@ def test_feed_sends_each_source_its_own_samples(make_config):
     writer = Writer(config.database_path)
     writer.write("a", T0, {"m": {"x": 1.0}}, {"m": gauge()})
     reader = Reader(config.database_path)
-    last = lambda source: max((t for labels in reader.latest(source).values() for t, _ in labels.values()),
-                              default=None)
 
     async def scenario():
-        feed = Feed(reader.since, last, poll_seconds=0.01)
+        feed = Feed(reader.since, reader.last_time, poll_seconds=0.01)
         a, b = feed.subscribe("a"), feed.subscribe("b")
         task = asyncio.create_task(feed.run())
         await asyncio.sleep(0.05)  # the first poll only notes where each source is

@@ -179,3 +179,13 @@ def test_write_points_at_many_times_all_or_nothing(writer, path):
         writer.write_points("garden", [("garden", "soil", T0 + 10, 11.0), ("other", "x", T0 + 10, 1.0)], metrics)
     assert Reader(path).latest("garden")["garden"]["soil"] == (T0, 10.0)
     assert writer.series_count("garden") == 2
+
+
+def test_since_and_last_time_feed_the_live_updates(writer, path):
+    reader = Reader(path)
+    assert reader.last_time("host") is None and reader.since("host", 0) == []
+    fill(writer, 5)
+    assert reader.last_time("host") == T0 + 4
+    newer = reader.since("host", T0 + 2)
+    assert [entry["time"] for entry in newer] == [T0 + 3, T0 + 4]
+    assert newer[0]["values"] == {"cpu": {"total": 3.0, "core0": 50.0}}
