@@ -40,19 +40,27 @@ class WriterLock:
         self.path = database.with_name(database.name + ".lock")
         self.handle = None
 
-    def acquire(self) -> None:
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock, waiting up to `wait` seconds (a server may hold it for a moment)."""
         if fcntl is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.path, "a+")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
-            self.handle.close()
-            raise AlreadyRunning(
-                f"{self.path.with_suffix('')}: a collector is already writing to it (pid {holder})") from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                self.handle.seek(0)
+                holder = self.handle.read().strip() or "another process"
+                self.handle.close()
+                self.handle = None
+                raise AlreadyRunning(
+                    f"{self.path.with_suffix('')}: a collector is already writing to it (pid {holder})") from None
         self.handle.seek(0)
         self.handle.truncate()
         self.handle.write(str(os.getpid()))
@@ -62,6 +70,23 @@ class WriterLock:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+
+def expire_if_alone(writer: Writer, config) -> bool:
+    """Apply retention when no collector does (a server that only takes pushed data).
+
+    Returns whether it ran: with a collector on the database, retention is the collector's job.
+    """
+    lock = WriterLock(config.database_path)
+    try:
+        lock.acquire()
+    except AlreadyRunning:
+        return False
+    try:
+        writer.expire(time.time() - config.generator.max_age)
+    finally:
+        lock.release()
+    return True
 
 
 def build_sampler(config) -> Sampler:
@@ -91,7 +116,7 @@ class Generator:
         self._store_failing = False
 
     def open(self) -> None:
-        self.lock.acquire()
+        self.lock.acquire(wait=5.0)
         try:
             self.writer = Writer(self.config.database_path)
         except BaseException:

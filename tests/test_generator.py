@@ -74,3 +74,41 @@ def test_a_store_failure_is_logged_once_and_sampling_goes_on(make_config, caplog
         assert generator.samples_written == 1 and "storing samples works again" in caplog.text
     finally:
         generator.close()
+
+
+def test_retention_is_the_collectors_job_while_one_runs(make_config):
+    from statsserver.generator import WriterLock, expire_if_alone
+    from statsserver.storage import Writer
+
+    config = make_config()
+    writer = Writer(config.database_path)
+    collector_lock = WriterLock(config.database_path)
+    collector_lock.acquire()
+    try:
+        assert expire_if_alone(writer, config) is False
+    finally:
+        collector_lock.release()
+    assert expire_if_alone(writer, config) is True
+    writer.close()
+
+
+def test_a_collector_waits_briefly_for_a_lock_held_for_maintenance(make_config):
+    from statsserver.generator import AlreadyRunning, WriterLock
+
+    config = make_config()
+    holder = WriterLock(config.database_path)
+    holder.acquire()
+    threading.Timer(0.3, holder.release).start()
+    waiting = WriterLock(config.database_path)
+    waiting.acquire(wait=3.0)  # gets it once the holder lets go
+    waiting.release()
+    holder.acquire()
+    try:
+        try:
+            WriterLock(config.database_path).acquire(wait=0.2)
+        except AlreadyRunning as error:
+            assert "a collector is already writing to it" in str(error)
+        else:
+            raise AssertionError("a held lock was taken twice")
+    finally:
+        holder.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,11 +17,14 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from .. import __version__
+from ..generator import EXPIRE_EVERY_SECONDS, expire_if_alone
 from ..storage import Reader, StoreError, Writer
 from . import api, ingest
 from .auth import AccessControl, cookie_header
 from .errors import HANDLERS, BadRequest
 from .feed import Feed
+
+log = logging.getLogger(__name__)
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web" / "public"
 # Fingerprinted files never change under their name: browsers may keep them for a year.
@@ -63,11 +67,13 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
         store = Writer(config.database_path)
         app.state.ingest = ingest.IngestWriter(store, config.server.max_series_per_source)
         poller = asyncio.create_task(feed.run())
+        retention = asyncio.create_task(expire_while_serving(store, config))
         try:
             yield
         finally:
             feed.close()
             poller.cancel()
+            retention.cancel()
             app.state.ingest.close()
             store.close()
 
@@ -115,6 +121,16 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=800, compresslevel=5)
     app.add_middleware(AccessControl, token=token, trust_localhost=config.server.trust_localhost, secure=secure)
     return app
+
+
+async def expire_while_serving(store: Writer, config) -> None:
+    """Pushed data ages out too when no collector runs on this database to do it."""
+    while True:
+        try:
+            await asyncio.to_thread(expire_if_alone, store, config)
+        except StoreError as error:
+            log.error("%s", error)
+        await asyncio.sleep(EXPIRE_EVERY_SECONDS)
 
 
 def login_json(body: bytes) -> dict:

@@ -46,11 +46,11 @@ def start_server(tmp_path):
     """Start `statsserver run|serve` on a free loopback port; stopped (SIGTERM) after the test."""
     started = []
 
-    def start(command="run", settings="", scheme="http", directory=None, extra=()):
+    def start(command="run", settings="", scheme="http", directory=None, extra=(), generator=""):
         directory = directory or tmp_path / "data"
         port = free_port()
         config = tmp_path / f"settings-{port}.conf"
-        config.write_text(f"[generator]\ndirectory = {directory}\ninterval = 0.25\n"
+        config.write_text(f"[generator]\ndirectory = {directory}\ninterval = 0.25\n{generator}"
                           f"[server]\nhost = 127.0.0.1\nport = {port}\n{settings}")
         process = subprocess.Popen(statsserver_command(command, "--config", str(config), *extra),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

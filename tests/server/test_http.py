@@ -330,3 +330,19 @@ def test_port_in_use_is_a_clear_error(start_server, tmp_path):
                             capture_output=True, text=True, env=clean_environ(), timeout=30)
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{server.port}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_pushed_data_ages_out_when_only_the_server_runs(start_server):
+    server = start_server(command="serve", generator="max_age = 1h\n")
+    old, recent = time.time() - 7200, time.time() - 60
+    for at in (old, recent):
+        assert httpx.get(server.url + "/add_data_point", params={
+            "projectid": "p", "category": "c", "label": "l", "value": 1, "time": at}).status_code == 200
+    server.stop()
+    # Retention runs at start-up and every minute; a restart is the quick way to see it.
+    restarted = start_server(command="serve", generator="max_age = 1h\n", directory=server.directory)
+    with restarted.client() as client:
+        data = wait_for(lambda: (d := client.get("/api/data", params={
+            "source": "p", "from": old - 10, "to": time.time(), "points": 10000}).json())["times"]
+            and len(d["times"]) == 1 and d)
+    assert data["series"][0]["avg"] == [1.0]
