@@ -1,5 +1,7 @@
 import threading
 
+import pytest
+
 from statsserver.collectors.base import Collector, counter, gauge
 from statsserver.collectors.sampler import Sampler
 from statsserver.generator import Generator
@@ -104,11 +106,7 @@ def test_a_collector_waits_briefly_for_a_lock_held_for_maintenance(make_config):
     waiting.release()
     holder.acquire()
     try:
-        try:
+        with pytest.raises(AlreadyRunning, match="a collector is already writing to it"):
             WriterLock(config.database_path).acquire(wait=0.2)
-        except AlreadyRunning as error:
-            assert "a collector is already writing to it" in str(error)
-        else:
-            raise AssertionError("a held lock was taken twice")
     finally:
         holder.release()
