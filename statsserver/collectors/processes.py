@@ -32,6 +32,8 @@ class Process:
     state: str
     started: float  # Unix time
     command: str
+    disk_read: float | None = None  # bytes/s from storage; None where the system won't say
+    disk_write: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -101,6 +103,21 @@ class LinuxScan:
         if len(row.name) == 15 and program.startswith(row.name):
             row.name = program
 
+    def io(self, row: _Row) -> tuple[int, int] | None:
+        """Bytes read from and written to storage so far; other users' processes need root."""
+        try:
+            fd = os.open(f"{self.proc}/{row.pid}/io", os.O_RDONLY)
+            try:
+                data = os.read(fd, 512)
+            finally:
+                os.close(fd)
+            read_at = data.index(b"read_bytes: ") + 12
+            write_at = data.index(b"write_bytes: ", read_at) + 13
+            return (int(data[read_at : data.index(b"\n", read_at)]),
+                    int(data[write_at : data.index(b"\n", write_at)]))
+        except (OSError, ValueError):
+            return None
+
 
 class PsutilScan:
     """The portable scan, for systems without /proc."""
@@ -125,6 +142,13 @@ class PsutilScan:
         except (psutil.Error, OSError):
             pass
 
+    def io(self, row: _Row) -> tuple[int, int] | None:
+        try:
+            counters = psutil.Process(row.pid).io_counters()
+        except (psutil.Error, OSError, AttributeError):  # macOS has no per-process I/O counters
+            return None
+        return counters.read_bytes, counters.write_bytes
+
 
 def user_name(uid: int | None, cache: dict[int, str]) -> str:
     if uid is None:
@@ -144,6 +168,7 @@ class ProcessTable:
         self.top = top
         self.scan = scan or (LinuxScan() if Path("/proc/self/stat").exists() else PsutilScan())
         self._rates = Rates()
+        self._io_rates = Rates()
         self._details: dict[tuple[int, float], tuple[int | None, str, str]] = {}
         self._users: dict[int, str] = {}
 
@@ -166,14 +191,22 @@ class ProcessTable:
         alive = {(row.pid, row.started) for row in rows}
         self._details = {key: value for key, value in self._details.items() if key in alive}
         result = []
+        self._io_rates.start_round()
         for row in chosen:
             key = (row.pid, row.started)
             if key not in self._details:
                 self.scan.details(row)
                 self._details[key] = (row.uid, row.name, row.command or "")
             uid, name, command = self._details[key]
+            # Only the top few pay for an I/O read; a process new to the top has no rate yet.
+            disk_read = disk_write = None
+            counters = self.scan.io(row)
+            if counters is not None:
+                disk_read = self._io_rates.rate((key, "read"), counters[0], now)
+                disk_write = self._io_rates.rate((key, "write"), counters[1], now)
             result.append(Process(row.pid, name, user_name(uid, self._users),
                                   None if row.cpu is None else round(row.cpu, 1), row.rss,
-                                  row.state, round(row.started, 2), command[:COMMAND_MAX_CHARS]))
+                                  row.state, round(row.started, 2), command[:COMMAND_MAX_CHARS],
+                                  disk_read, disk_write))
         result.sort(key=lambda p: (p.cpu or 0.0, p.rss), reverse=True)
         return result

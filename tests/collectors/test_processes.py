@@ -27,7 +27,7 @@ class CannedProc:
         root.mkdir(exist_ok=True)
         (root / "self").mkdir(exist_ok=True)
 
-    def set(self, processes):
+    def set(self, processes, io=None):
         for entry in self.root.iterdir():
             if entry.name.isdigit():
                 for file in entry.iterdir():
@@ -38,6 +38,10 @@ class CannedProc:
             folder.mkdir()
             (folder / "stat").write_text(stat_line(pid, name, cpu_ticks, start, rss_pages))
             (folder / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+            if io and pid in io:
+                read, written = io[pid]
+                (folder / "io").write_text(f"rchar: 1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: {read}\n"
+                                           f"write_bytes: {written}\ncancelled_write_bytes: 0\n")
 
 
 @pytest.fixture
@@ -116,3 +120,15 @@ def test_a_real_busy_child_appears_with_its_cpu_share_and_then_disappears(scan):
         child.kill()
         child.wait()
     assert child.pid not in {p.pid for p in table.snapshot()}
+
+
+def test_disk_io_rates_for_the_top_processes(proc):
+    table = ProcessTable(top=5, scan=LinuxScan(str(proc.root)))
+    layout = {50: ("writer", 0, 1, 10, ["writer"]), 51: ("secret", 0, 1, 5, ["secret"])}
+    proc.set(layout, io={50: (1000, 4096)})  # 51's io file is unreadable (another user's)
+    first = {p.pid: p for p in table.snapshot(now=0.0)}
+    assert first[50].disk_read is None and first[50].disk_write is None  # no rate from one reading
+    proc.set(layout, io={50: (3000, 4096 + 2 * 8192)})
+    second = {p.pid: p for p in table.snapshot(now=2.0)}
+    assert second[50].disk_read == 1000.0 and second[50].disk_write == 8192.0
+    assert second[51].disk_read is None
