@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import secrets
+import socket
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -103,15 +104,33 @@ class AccessControl:
         self.token = token  # None: [server] auth = none
         self.trust_localhost = trust_localhost
         self.secure = secure
+        hostname = socket.gethostname().lower()
+        self.local_names = {"localhost", "127.0.0.1", "::1", hostname, f"{hostname}.local"}
 
     def valid(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented.encode(), self.token.encode())
 
     def trusted_local(self, scope: Scope) -> bool:
+        """A push from a program on this machine, and not from a web page in its browser.
+
+        A proxy's client is not local (a forwarded request); a page on another site (the
+        browser says cross-site) is not trusted even though its request leaves this machine;
+        and a host name that is not this machine's means DNS rebinding, an attacker's name
+        pointed at 127.0.0.1.
+        """
+        if not self.trust_localhost:
+            return False
         headers = _headers(scope)
-        forwarded = b"x-forwarded-for" in headers or b"forwarded" in headers  # a proxy's client
+        if b"x-forwarded-for" in headers or b"forwarded" in headers:
+            return False
+        if headers.get(b"sec-fetch-site", b"none") not in (b"none", b"same-origin"):
+            return False
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name.strip("[]") not in self.local_names:
+            return False
         client = scope.get("client")
-        return self.trust_localhost and not forwarded and is_loopback(client[0] if client else None)
+        return is_loopback(client[0] if client else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

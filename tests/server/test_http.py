@@ -201,6 +201,12 @@ def test_tokens_on_every_route(start_server):
     assert httpx.get(server.url + ORIGINAL_EXAMPLE).status_code == 200
     proxied = httpx.get(server.url + ORIGINAL_EXAMPLE, headers={"X-Forwarded-For": "203.0.113.9"})
     assert proxied.status_code == 401
+    # A web page open in this machine's browser is not a local program.
+    from_a_page = httpx.get(server.url + ORIGINAL_EXAMPLE, headers={"Sec-Fetch-Site": "cross-site"})
+    assert from_a_page.status_code == 401
+    rebound = httpx.get(server.url + ORIGINAL_EXAMPLE, headers={"Host": "evil.example:5050"})
+    assert rebound.status_code == 401
+    assert httpx.get(server.url.replace("127.0.0.1", "localhost") + ORIGINAL_EXAMPLE).status_code == 200
 
 
 def test_without_trust_localhost_pushes_need_the_token(start_server):
