@@ -3,6 +3,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from statsserver.collectors.processes import LinuxScan, ProcessTable, PsutilScan, parse_stat
@@ -108,12 +109,17 @@ def test_a_process_that_exits_mid_scan_is_skipped(proc):
 def test_a_real_busy_child_appears_with_its_cpu_share_and_then_disappears(scan):
     child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
+        watched = psutil.Process(child.pid)
         table = ProcessTable(top=10, scan=scan())
         table.snapshot()
+        burned_before, started = sum(watched.cpu_times()[:2]), time.monotonic()
         time.sleep(1.0)
         found = {p.pid: p for p in table.snapshot()}
+        # What it burned, measured apart: on a busy machine a spinning child gets less than a core.
+        burned = (sum(watched.cpu_times()[:2]) - burned_before) / (time.monotonic() - started) * 100
         assert child.pid in found
-        assert found[child.pid].cpu == pytest.approx(100, abs=15)
+        assert burned > 20  # it did run, so the comparison below means something
+        assert found[child.pid].cpu == pytest.approx(burned, abs=15)
         assert "python" in found[child.pid].name
         assert "while True" in found[child.pid].command
     finally:
