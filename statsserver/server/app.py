@@ -67,13 +67,17 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
         store = Writer(config.database_path)
         app.state.ingest = ingest.IngestWriter(store, config.server.max_series_per_source)
         poller = asyncio.create_task(feed.run())
-        retention = asyncio.create_task(expire_while_serving(store, config))
+        stop_retention = threading.Event()
+        retention = threading.Thread(target=expire_while_serving, args=(store, config, stop_retention),
+                                     name="retention", daemon=True)
+        retention.start()
         try:
             yield
         finally:
             feed.close()
             poller.cancel()
-            retention.cancel()
+            stop_retention.set()
+            retention.join()  # the store must not close under a running transaction
             app.state.ingest.close()
             store.close()
 
@@ -123,14 +127,14 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
     return app
 
 
-async def expire_while_serving(store: Writer, config) -> None:
+def expire_while_serving(store: Writer, config, stop: threading.Event) -> None:
     """Pushed data ages out too when no collector runs on this database to do it."""
-    while True:
+    while not stop.is_set():
         try:
-            await asyncio.to_thread(expire_if_alone, store, config)
+            expire_if_alone(store, config)
         except StoreError as error:
             log.error("%s", error)
-        await asyncio.sleep(EXPIRE_EVERY_SECONDS)
+        stop.wait(EXPIRE_EVERY_SECONDS)
 
 
 def login_json(body: bytes) -> dict:

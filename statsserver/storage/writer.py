@@ -145,6 +145,10 @@ class Writer:
         return deleted
 
     def close(self) -> None:
+        with self._lock:  # never under another thread's transaction
+            self._close()
+
+    def _close(self) -> None:
         try:
             self.db.execute("PRAGMA optimize")
         finally:
