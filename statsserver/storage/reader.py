@@ -1,18 +1,25 @@
 """Reading the store: the catalog, latest values, every value at a moment, and reduced ranges.
 
-Everything that shows data (the CLI, the server) reads through this interface; it is what the
-compressed tiers of the next storage engine must answer too. Times are Unix seconds.
+Everything that shows data (the CLI, the server) reads through this interface. Times are Unix
+seconds. Data lives in three places, and a reader combines them: the head (recent samples, one
+row each), raw chunks (closed windows, compressed) and the rollup tiers (chunks, plus buckets
+not yet packed). Readers never block the writer: WAL gives each read a snapshot.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left, bisect_right
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import planner
+from .chunks import decode_raw, decode_rollup, decode_times
+from .codec import CodecError
 from .database import StoreError, open_for_reading, to_ms
+from .tiers import BY_NUMBER, RAW, ROLLUPS
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -64,12 +71,43 @@ class Reader:
             found = [s for s in found if s.category in wanted]
         return found
 
+    def _raw_windows(self, source: str, ids: list[int], low: int, high: int):
+        """(window times, {series id: chunk blob}) for each raw window overlapping [low, high]."""
+        windows = self._rows(
+            "SELECT windows.start, times FROM windows JOIN sources ON sources.id = source_id"
+            " WHERE sources.name = ? AND windows.start > ? AND windows.start <= ? ORDER BY windows.start",
+            (source, low - RAW.span_ms, high))
+        if not windows or not ids:
+            return
+        blobs: dict[int, dict[int, bytes]] = {}
+        for series_id, start, data in self._rows(
+                f"SELECT series_id, start, data FROM chunks WHERE tier = 0 AND series_id IN ({_marks(ids)})"
+                " AND start > ? AND start <= ?", (*ids, low - RAW.span_ms, high)):
+            blobs.setdefault(start, {})[series_id] = data
+        for start, times in windows:
+            yield self._decoded(decode_times, times), blobs.get(start, {})
+
+    def _decoded(self, decode, *arguments):
+        try:
+            return decode(*arguments)
+        except CodecError as error:
+            raise StoreError(f"{self.path}: {error}") from None
+
     def latest(self, source: str) -> dict[str, dict[str, tuple[float, float]]]:
         """{category: {label: (time, value)}}: each series' newest sample."""
         result: dict[str, dict[str, tuple[float, float]]] = {}
         for series in self.series(source):
             rows = self._rows("SELECT time, value FROM samples WHERE series_id = ? ORDER BY time DESC LIMIT 1",
                               (series.id,))
+            if not rows:  # all of it compacted: the last value of its newest raw chunk
+                chunk = self._rows(
+                    "SELECT chunks.data, windows.times FROM chunks JOIN windows ON windows.start = chunks.start"
+                    " AND windows.source_id = (SELECT source_id FROM series WHERE id = ?)"
+                    " WHERE chunks.tier = 0 AND chunks.series_id = ? ORDER BY chunks.start DESC LIMIT 1",
+                    (series.id, series.id))
+                if chunk:
+                    times, values = self._decoded(decode_raw, chunk[0][0], self._decoded(decode_times, chunk[0][1]))
+                    rows = [(times[-1], values[-1])]
             if rows:
                 result.setdefault(series.category, {})[series.label] = (rows[0][0] / 1000, rows[0][1])
         return result
@@ -78,7 +116,8 @@ class Reader:
         """Every series' sample nearest to `at`, and the process snapshot nearest to it.
 
         A series with no sample within `tolerance` seconds (by default two sampling intervals)
-        is left out: at that moment it had no value.
+        is left out: at that moment it had no value. Where raw samples have expired, the value is
+        the average of the finest rollup bucket holding `at`, timed at the bucket's centre.
         """
         if tolerance is None:
             interval = self.interval(source)
@@ -86,14 +125,31 @@ class Reader:
         catalog = {s.id: s for s in self.series(source)}
         low, high, target = to_ms(at - tolerance), to_ms(at + tolerance), to_ms(at)
         nearest: dict[int, tuple[int, float]] = {}
+
+        def consider(series_id: int, time: int, value: float) -> None:
+            best = nearest.get(series_id)
+            if best is None or abs(time - target) < abs(best[0] - target):
+                nearest[series_id] = (time, value)
+
         if catalog:
-            marks = ",".join("?" * len(catalog))
+            ids = list(catalog)
             for series_id, time, value in self._rows(
-                    f"SELECT series_id, time, value FROM samples WHERE series_id IN ({marks})"
-                    " AND time BETWEEN ? AND ?", (*catalog, low, high)):
-                best = nearest.get(series_id)
-                if best is None or abs(time - target) < abs(best[0] - target):
-                    nearest[series_id] = (time, value)
+                    f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
+                    " AND time BETWEEN ? AND ?", (*ids, low, high)):
+                consider(series_id, time, value)
+            for window_times, blobs in self._raw_windows(source, ids, low, high):
+                for series_id, blob in blobs.items():
+                    times, values = self._decoded(decode_raw, blob, window_times)
+                    first, last = bisect_left(times, low), bisect_right(times, high)
+                    for time, value in zip(times[first:last], values[first:last]):
+                        consider(series_id, time, value)
+            missing = [i for i in ids if i not in nearest]
+            for tier in ROLLUPS:
+                if not missing:
+                    break
+                for series_id, (start, value) in self._bucket_at(tier, missing, target).items():
+                    nearest[series_id] = (start + tier.step_ms // 2, value)
+                missing = [i for i in missing if i not in nearest]
         values: dict[str, dict[str, dict]] = {}
         for series_id, (time, value) in nearest.items():
             series = catalog[series_id]
@@ -109,47 +165,142 @@ class Reader:
             "processes_time": snapshot[0][0] / 1000 if snapshot else None,
         }
 
+    def _bucket_at(self, tier, ids: list[int], at: int) -> dict[int, tuple[int, float]]:
+        """{series id: (bucket start, average)} for the bucket of `tier` that holds `at`."""
+        bucket = at - at % tier.step_ms
+        found: dict[int, list] = {}
+        for series_id, low, high, total, count in self._rows(
+                f"SELECT series_id, min, max, sum, count FROM rollups WHERE tier = ? AND start = ?"
+                f" AND series_id IN ({_marks(ids)})", (tier.number, bucket, *ids)):
+            found[series_id] = [total, count]
+        for series_id, start, blob in self._rows(
+                f"SELECT series_id, start, data FROM chunks WHERE tier = ? AND start > ? AND start <= ?"
+                f" AND series_id IN ({_marks(ids)})", (tier.number, at - tier.span_ms, at, *ids)):
+            buckets = self._decoded(decode_rollup, blob, start, tier.step_ms)
+            i = bisect_left(buckets.starts, bucket)
+            if i < len(buckets) and buckets.starts[i] == bucket:
+                entry = found.setdefault(series_id, [0.0, 0])
+                entry[0] += buckets.sums[i]
+                entry[1] += buckets.counts[i]
+        return {series_id: (bucket, total / count) for series_id, (total, count) in found.items() if count}
+
+    def _has_data(self, tier, series_id: int, low: int, high: int) -> bool:
+        """Whether `tier` holds anything for the series in [low, high): index seeks only."""
+        if self._rows("SELECT 1 FROM chunks WHERE tier = ? AND series_id = ? AND start > ? AND start < ? LIMIT 1",
+                      (tier.number, series_id, low - tier.span_ms, high)):
+            return True
+        if tier is RAW:
+            return bool(self._rows("SELECT 1 FROM samples WHERE series_id = ? AND time >= ? AND time < ? LIMIT 1",
+                                   (series_id, low, high)))
+        return bool(self._rows(
+            "SELECT 1 FROM rollups WHERE tier = ? AND series_id = ? AND start > ? AND start < ? LIMIT 1",
+            (tier.number, series_id, low - tier.step_ms, high)))
+
     def query(self, source: str, start: float, end: float, points: int,
-              categories: list[str] | None = None) -> dict:
+              categories: list[str] | None = None, tier: str | None = None) -> dict:
         """The range [start, end) reduced to at most `points` buckets of min, avg and max.
 
         Columnar, as uPlot wants it: one `times` array (bucket centres) and, per series, arrays
         of the same length. A bucket without samples is null. Where the source stopped sampling
         for more than two intervals, a row of nulls is put in, so a chart shows a hole rather
-        than a line across it.
+        than a line across it. The answer comes from the coarsest tier that still gives `points`
+        buckets (see planner); `tier` (a tier name) forces one, and the answer names the tier.
         """
         if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
             raise ValueError("the range must have a finite start before its end")
         if points < 1:
             raise ValueError("points must be at least 1")
         interval = self.interval(source)
-        # Narrower buckets than the sampling interval would only add empty ones.
-        width = max(to_ms(end - start) / points, to_ms(interval or 0), 1)
-        width = math.ceil(width)
         selected = self.series(source, categories)
-        result = {"start": start, "end": end, "step": width / 1000, "times": [],
+        low, high = to_ms(start), to_ms(end)
+        ids = [s.id for s in selected]
+        if tier is not None:
+            chosen = next((t for t in (RAW, *ROLLUPS) if t.name == tier), None)
+            if chosen is None:
+                raise ValueError(f"no tier named {tier!r}")
+        elif ids:
+            chosen = planner.choose_tier(low, high, points, lambda t: self._has_data(t, ids[0], low, high))
+        else:
+            chosen = RAW
+        plan = planner.plan(chosen, low, high, points, to_ms(interval or 0))
+        result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [],
                   "series": [{**s.as_dict(), "min": [], "avg": [], "max": []} for s in selected]}
         if not selected:
             return result
-        index = {s.id: i for i, s in enumerate(selected)}
-        low = to_ms(start)
-        marks = ",".join("?" * len(selected))
-        rows = self._rows(
-            f"SELECT series_id, (time - ?) / ? AS bucket, min(value), avg(value), max(value)"
-            f" FROM samples WHERE series_id IN ({marks}) AND time >= ? AND time < ?"
-            f" GROUP BY series_id, bucket", (low, width, *index, low, to_ms(end)))
-        buckets = sorted({row[1] for row in rows})
+        columns = {series_id: planner.Columns(plan.count) for series_id in ids}
+        if chosen is RAW:
+            self._fold_raw(source, ids, plan, low, high, columns)
+        else:
+            # A rollup tier answers whole buckets: the range widens to the tier's grid, and the
+            # head's samples are taken over the same widened range.
+            low, high = plan.origin, plan.end
+            self._fold_rollups(chosen, ids, plan, high, columns)
+        self._fold_head(ids, plan, low, high, columns)
+        filled = planner.total_counts(list(columns.values()), plan.count)
+        buckets = [b for b, count in enumerate(filled) if count]
         if interval:
-            buckets = _with_gaps(buckets, gap_buckets=1 + 2 * to_ms(interval) / width)
-        position = {bucket: i for i, bucket in enumerate(buckets)}
-        columns = [{name: [None] * len(buckets) for name in ("min", "avg", "max")} for _ in selected]
-        for series_id, bucket, low_value, mean, high_value in rows:
-            column, at = columns[index[series_id]], position[bucket]
-            column["min"][at], column["avg"][at], column["max"][at] = low_value, mean, high_value
-        result["times"] = [(low + (bucket + 0.5) * width) / 1000 for bucket in buckets]
-        for entry, column in zip(result["series"], columns):
-            entry.update(column)
+            buckets = _with_gaps(buckets, gap_buckets=1 + 2 * to_ms(interval) / plan.width)
+        dense = len(buckets) == plan.count
+        result["times"] = [(plan.origin + (bucket + 0.5) * plan.width) / 1000 for bucket in buckets]
+        for entry, series_id in zip(result["series"], ids):
+            lows, averages, highs = columns[series_id].results()
+            if not dense:
+                lows, averages, highs = (_pick(column, buckets) for column in (lows, averages, highs))
+            entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
+
+    def _fold_raw(self, source, ids, plan, low, high, columns) -> None:
+        for window_times, blobs in self._raw_windows(source, ids, low, high - 1):
+            shared = planner.cuts(window_times, plan, low, high)
+            if shared is None:
+                continue
+            shared_counts = planner.slice_lengths(shared[1])
+            for series_id, blob in blobs.items():
+                times, values = self._decoded(decode_raw, blob, window_times)
+                if times is window_times:
+                    first, slices = shared
+                    counts = shared_counts
+                else:  # this series missed some of the window's samples
+                    found = planner.cuts(times, plan, low, high)
+                    if found is None:
+                        continue
+                    first, slices = found
+                    counts = planner.slice_lengths(slices)
+                planner.fold_values(columns[series_id], values, first, slices, counts)
+
+    def _fold_rollups(self, tier, ids, plan, high, columns) -> None:
+        for series_id, start, blob in self._rows(
+                f"SELECT series_id, start, data FROM chunks WHERE tier = ? AND series_id IN ({_marks(ids)})"
+                " AND start > ? AND start < ? ORDER BY series_id, start",
+                (tier.number, *ids, plan.origin - tier.span_ms, high)):
+            buckets = self._decoded(decode_rollup, blob, start, tier.step_ms)
+            found = planner.cuts(buckets.starts, plan, plan.origin, high)
+            if found is not None:
+                planner.fold_buckets(columns[series_id], buckets.mins, buckets.maxs, buckets.sums,
+                                     buckets.counts, *found)
+        for series_id, bucket, low_value, high_value, total, count in self._rows(
+                f"SELECT series_id, (start - ?) / ? AS bucket, min(min), max(max), sum(sum), sum(count)"
+                f" FROM rollups WHERE tier = ? AND series_id IN ({_marks(ids)}) AND start >= ? AND start < ?"
+                f" GROUP BY series_id, bucket ORDER BY series_id, bucket",
+                (plan.origin, plan.width, tier.number, *ids, plan.origin, high)):
+            columns[series_id].put(bucket, [low_value], [high_value], [total], [count])
+
+    def _fold_head(self, ids, plan, low, high, columns) -> None:
+        for series_id, bucket, low_value, high_value, total, count in self._rows(
+                f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
+                f" FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
+                f" GROUP BY series_id, bucket ORDER BY series_id, bucket",
+                (plan.origin, plan.width, *ids, low, high)):
+            columns[series_id].put(bucket, [low_value], [high_value], [total], [count])
+
+
+def _marks(items) -> str:
+    return ",".join("?" * len(items))
+
+
+def _pick(column: list, buckets: list) -> list:
+    """The column's values at these buckets; None at the gap markers (x.5) between them."""
+    return [column[b] if isinstance(b, int) else None for b in buckets]
 
 
 def _with_gaps(buckets: list[int], gap_buckets: float) -> list[float]:

@@ -1,8 +1,10 @@
-"""The one writer: stores samples and process snapshots, and deletes what is past max_age."""
+"""The one writer: stores samples and process snapshots into the head, and maintains the store
+(compaction, rollups, retention) when asked to."""
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -11,7 +13,9 @@ from typing import Iterable
 
 from ..collectors.base import Metric
 from ..collectors.processes import Process
+from . import compaction
 from .database import StoreError, open_for_writing, to_ms
+from .tiers import TIERS, retention
 
 
 class Writer:
@@ -73,8 +77,11 @@ class Writer:
 
     def _insert(self, source_id: int, points: Iterable[tuple[str, str, float, float]],
                 metrics: dict[str, Metric]) -> None:
-        rows = [(self._series_id(source_id, category, label, metrics[category]), to_ms(time), value)
-                for category, label, time, value in points]
+        # A reading that is not a finite number is no reading: it is left out, not stored as a
+        # value the codec and the charts would have to guess about.
+        rows = [(self._series_id(source_id, category, label, metrics[category]), to_ms(time), number)
+                for category, label, time, value in points
+                if (number := _finite(value)) is not None and _finite(time) is not None]
         # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
         self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)", rows)
 
@@ -101,21 +108,40 @@ class Writer:
         source_id = self._sources.get(source)
         return 0 if source_id is None else sum(1 for key in self._series if key[0] == source_id)
 
+    def maintain(self, now: float, keep: dict[str, float] | None = None, max_age: float | None = None,
+                 budget: float | None = None, between_steps=None) -> compaction.Report:
+        """Compact closed raw windows into chunks and rollups, then apply retention.
+
+        `keep` holds the keep_raw / keep_minutes / keep_hours settings in seconds (defaults for
+        those missing), each capped by `max_age`. Safe to run while another process appends:
+        only windows that ended a margin before `now` are touched, each in one transaction.
+        With `budget` (seconds) it stops early and the next call carries on.
+        """
+        kept = retention(keep or {}, max_age)
+        with self._lock:
+            try:
+                return compaction.Maintenance(self.db, self._transaction, kept, to_ms(now), budget,
+                                              between_steps).run()
+            except sqlite3.Error as error:
+                raise StoreError(f"{self.path}: maintenance failed: {error}") from None
+
     def expire(self, older_than: float) -> int:
-        """Delete samples and snapshots older than `older_than` (Unix time); returns rows deleted."""
+        """Delete everything older than `older_than` (Unix time) at every tier; returns rows deleted."""
         cutoff = to_ms(older_than)
-        with self._transaction("old samples could not be deleted"):
-            # Through the primary keys, series by series, rather than a scan of the whole table.
-            deleted = self.db.execute(
-                "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND time < ?",
-                (cutoff,)).rowcount
-            deleted += self.db.execute(
-                "DELETE FROM process_snapshots WHERE source_id IN (SELECT id FROM sources) AND time < ?",
-                (cutoff,)).rowcount
-        return deleted
+        with self._lock:
+            deleted = compaction.expire(self.db, self._transaction, {tier.number: cutoff for tier in TIERS})
+        return deleted.get("samples", 0) + deleted.get("process_snapshots", 0) + deleted.get("chunks", 0)
 
     def close(self) -> None:
         try:
             self.db.execute("PRAGMA optimize")
         finally:
             self.db.close()
+
+
+def _finite(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
