@@ -19,9 +19,12 @@ from .storage import StoreError, Writer
 
 log = logging.getLogger(__name__)
 
-# Deleting expired samples is cheap but not free; once a minute keeps the store within
-# max_age plus a minute.
-EXPIRE_EVERY_SECONDS = 60.0
+# Maintenance (compaction, rollups, retention) once a minute keeps the head small: a raw window
+# is compacted a minute or so after it closes.
+MAINTAIN_EVERY_SECONDS = 60.0
+# One maintenance run stops after this long and the next carries on, so a large backlog (a
+# database migrated from the row-per-sample schema) never holds up sampling for long.
+MAINTAIN_BUDGET_SECONDS = 5.0
 
 try:
     import fcntl
@@ -82,6 +85,7 @@ class Generator:
         self.config = config
         self.interval = config.generator.interval
         self.max_age = config.generator.max_age
+        self.keep = {key: getattr(config.generator, key) for key in ("keep_raw", "keep_minutes", "keep_hours")}
         self.source = source or socket.gethostname()
         self.sampler = sampler or build_sampler(config)
         self.clock = clock
@@ -122,14 +126,16 @@ class Generator:
             self._store_failing = False
         self.samples_written += 1
 
-    def expire(self) -> None:
+    def maintain(self) -> None:
         try:
-            deleted = self.writer.expire(self.clock() - self.max_age)
+            report = self.writer.maintain(self.clock(), self.keep, self.max_age, budget=MAINTAIN_BUDGET_SECONDS)
         except StoreError as error:
             log.error("%s", error)
             return
-        if deleted:
-            log.debug("deleted %d expired rows", deleted)
+        if report.windows or any(report.deleted.values()):
+            log.debug("maintenance: %d windows compacted, %d rollup chunks written, deleted %s%s",
+                      report.windows, report.rollup_chunks, report.deleted,
+                      "" if report.finished else "; more next time")
 
     def run(self, stop: threading.Event) -> None:
         """Sample on a fixed grid of the monotonic clock until `stop` is set.
@@ -138,15 +144,15 @@ class Generator:
         """
         self.open()
         try:
-            self.expire()
-            next_expiry = time.monotonic() + EXPIRE_EVERY_SECONDS
+            self.maintain()
+            next_maintenance = time.monotonic() + MAINTAIN_EVERY_SECONDS
             next_tick = time.monotonic()
             while not stop.is_set():
                 self.step()
                 now = time.monotonic()
-                if now >= next_expiry:
-                    self.expire()
-                    next_expiry = now + EXPIRE_EVERY_SECONDS
+                if now >= next_maintenance:
+                    self.maintain()
+                    next_maintenance = now + MAINTAIN_EVERY_SECONDS
                 next_tick += self.interval
                 if next_tick < now:
                     next_tick = now + self.interval - (now - next_tick) % self.interval

@@ -48,7 +48,7 @@ def test_retention_uses_max_age(make_config):
             generator.writer.write("h", now[0] - 7200, sample.values, sample.metrics)  # two hours old
             generator.writer.write("h", now[0] - 60, sample.values, sample.metrics)
             now[0] += 1
-        generator.expire()
+        generator.maintain()
     finally:
         generator.close()
     result = Reader(config.database_path).query("h", now[0] - 10_000, now[0], points=10_000)
