@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+
+import numpy as np
 from bisect import bisect_left, bisect_right
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import planner
-from .chunks import decode_raw, decode_rollup, decode_times
+from .chunks import decode_raw, decode_raw_array, decode_rollup, decode_rollup_arrays, decode_times, \
+    decode_times_array
 from .codec import CodecError
 from .database import StoreError, open_for_reading, to_ms
 from .tiers import BY_NUMBER, RAW, ROLLUPS
@@ -71,7 +74,7 @@ class Reader:
             found = [s for s in found if s.category in wanted]
         return found
 
-    def _raw_windows(self, source: str, ids: list[int], low: int, high: int):
+    def _raw_windows(self, source: str, ids: list[int], low: int, high: int, decode=decode_times):
         """(window times, {series id: chunk blob}) for each raw window overlapping [low, high]."""
         windows = self._rows(
             "SELECT windows.start, times FROM windows JOIN sources ON sources.id = source_id"
@@ -85,7 +88,7 @@ class Reader:
                 " AND start > ? AND start <= ?", (*ids, low - RAW.span_ms, high)):
             blobs.setdefault(start, {})[series_id] = data
         for start, times in windows:
-            yield self._decoded(decode_times, times), blobs.get(start, {})
+            yield self._decoded(decode, times), blobs.get(start, {})
 
     def _decoded(self, decode, *arguments):
         try:
@@ -236,71 +239,58 @@ class Reader:
             low, high = plan.origin, plan.end
             self._fold_rollups(chosen, ids, plan, high, columns)
         self._fold_head(ids, plan, low, high, columns)
-        filled = planner.total_counts(list(columns.values()), plan.count)
-        buckets = [b for b, count in enumerate(filled) if count]
+        filled = sum(c.counts for c in columns.values())
+        buckets = np.flatnonzero(filled).tolist()
         if interval:
             buckets = _with_gaps(buckets, gap_buckets=1 + 2 * to_ms(interval) / plan.width)
-        dense = len(buckets) == plan.count
+        picked = None
+        if len(buckets) != plan.count:
+            picked = np.array([b if isinstance(b, int) else -1 for b in buckets], np.int64)
         result["times"] = [(plan.origin + (bucket + 0.5) * plan.width) / 1000 for bucket in buckets]
         for entry, series_id in zip(result["series"], ids):
-            lows, averages, highs = columns[series_id].results()
-            if not dense:
-                lows, averages, highs = (_pick(column, buckets) for column in (lows, averages, highs))
-            entry["min"], entry["avg"], entry["max"] = lows, averages, highs
+            entry["min"], entry["avg"], entry["max"] = columns[series_id].results(picked)
         return result
 
     def _fold_raw(self, source, ids, plan, low, high, columns) -> None:
-        for window_times, blobs in self._raw_windows(source, ids, low, high - 1):
-            shared = planner.cuts(window_times, plan, low, high)
-            if shared is None:
+        for window_times, blobs in self._raw_windows(source, ids, low, high - 1, decode=decode_times_array):
+            shared = planner.Grouping(window_times, plan, low, high)
+            if not len(shared):
                 continue
-            shared_counts = planner.slice_lengths(shared[1])
             for series_id, blob in blobs.items():
-                times, values = self._decoded(decode_raw, blob, window_times)
-                if times is window_times:
-                    first, slices = shared
-                    counts = shared_counts
-                else:  # this series missed some of the window's samples
-                    found = planner.cuts(times, plan, low, high)
-                    if found is None:
-                        continue
-                    first, slices = found
-                    counts = planner.slice_lengths(slices)
-                planner.fold_values(columns[series_id], values, first, slices, counts)
+                times, values = self._decoded(decode_raw_array, blob, window_times)
+                grouping = shared if times is window_times else planner.Grouping(times, plan, low, high)
+                columns[series_id].fold_values(values, grouping)
 
     def _fold_rollups(self, tier, ids, plan, high, columns) -> None:
         for series_id, start, blob in self._rows(
                 f"SELECT series_id, start, data FROM chunks WHERE tier = ? AND series_id IN ({_marks(ids)})"
-                " AND start > ? AND start < ? ORDER BY series_id, start",
+                " AND start > ? AND start < ?",
                 (tier.number, *ids, plan.origin - tier.span_ms, high)):
-            buckets = self._decoded(decode_rollup, blob, start, tier.step_ms)
-            found = planner.cuts(buckets.starts, plan, plan.origin, high)
-            if found is not None:
-                planner.fold_buckets(columns[series_id], buckets.mins, buckets.maxs, buckets.sums,
-                                     buckets.counts, *found)
-        for series_id, bucket, low_value, high_value, total, count in self._rows(
-                f"SELECT series_id, (start - ?) / ? AS bucket, min(min), max(max), sum(sum), sum(count)"
-                f" FROM rollups WHERE tier = ? AND series_id IN ({_marks(ids)}) AND start >= ? AND start < ?"
-                f" GROUP BY series_id, bucket ORDER BY series_id, bucket",
-                (plan.origin, plan.width, tier.number, *ids, plan.origin, high)):
-            columns[series_id].put(bucket, [low_value], [high_value], [total], [count])
+            starts, *aggregates = self._decoded(decode_rollup_arrays, blob, start, tier.step_ms)
+            columns[series_id].fold_buckets(planner.Grouping(starts, plan, plan.origin, high), *aggregates)
+        self._fold_grouped(columns, (
+            f"SELECT series_id, (start - ?) / ? AS bucket, min(min), max(max), sum(sum), sum(count)"
+            f" FROM rollups WHERE tier = ? AND series_id IN ({_marks(ids)}) AND start >= ? AND start < ?"
+            f" GROUP BY series_id, bucket"), (plan.origin, plan.width, tier.number, *ids, plan.origin, high))
 
     def _fold_head(self, ids, plan, low, high, columns) -> None:
-        for series_id, bucket, low_value, high_value, total, count in self._rows(
-                f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
-                f" FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
-                f" GROUP BY series_id, bucket ORDER BY series_id, bucket",
-                (plan.origin, plan.width, *ids, low, high)):
-            columns[series_id].put(bucket, [low_value], [high_value], [total], [count])
+        self._fold_grouped(columns, (
+            f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
+            f" FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
+            f" GROUP BY series_id, bucket"), (plan.origin, plan.width, *ids, low, high))
+
+    def _fold_grouped(self, columns, sql: str, parameters) -> None:
+        """Rows of (series, bucket, min, max, sum, count), aggregated by SQLite, folded in."""
+        by_series: dict[int, list] = {}
+        for row in self._rows(sql, parameters):
+            by_series.setdefault(row[0], []).append(row[1:])
+        for series_id, rows in by_series.items():
+            bucket, low_value, high_value, total, count = (np.array(column) for column in zip(*rows))
+            columns[series_id].merge(bucket.astype(np.int64), low_value, high_value, total, count)
 
 
 def _marks(items) -> str:
     return ",".join("?" * len(items))
-
-
-def _pick(column: list, buckets: list) -> list:
-    """The column's values at these buckets; None at the gap markers (x.5) between them."""
-    return [column[b] if isinstance(b, int) else None for b in buckets]
 
 
 def _with_gaps(buckets: list[int], gap_buckets: float) -> list[float]:

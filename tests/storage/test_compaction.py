@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from statsserver.collectors.base import gauge
 from statsserver.storage import Reader, Writer
 from statsserver.storage.migrations import MIGRATIONS, migrate
-from statsserver.storage.planner import finest_tier_for, plan
+from statsserver.storage.planner import Plan, finest_tier_for
 from statsserver.storage.tiers import BY_NUMBER, DAY, HOUR, RAW, ROLLUPS, TIERS
 
 METRICS = {"cpu": gauge("%"), "load": gauge("")}
@@ -56,9 +56,10 @@ def answered(result):
 
 
 def assert_matches(result, points, low, high, tier, interval_ms=1000):
-    step_ms = round(result["step"] * 1000)
-    points_asked = math.ceil((high - low) / step_ms)
-    expected_plan = plan(tier, low, high, max(points_asked, 1), interval_ms)
+    width = round(result["step"] * 1000)
+    origin = low if tier is RAW else low - low % tier.step_ms
+    expected_plan = Plan(tier, origin, width, math.ceil((high - origin) / width))
+    assert expected_plan.count <= max(2, 2 * math.ceil((high - low) / width))
     expected = brute_force(points, expected_plan, low, high)
     found, _ = answered(result)
     asked = {(s["category"], s["label"]) for s in result["series"]}
@@ -307,7 +308,7 @@ def test_late_points_merge_into_compacted_windows_without_doubling(tmp_path):
     minute = reader.query(SOURCE, T0, T0 + 60, 1, categories=["cpu"], tier="1m")
     values = [i % 50 for i in range(60)]
     values[20] = 40
-    assert minute["series"][0]["avg"][0] == pytest.approx((sum(values) + 99) / 61)
+    assert minute["series"][0]["avg"][0] == pytest.approx((sum(values) + 99) / 61, abs=0.05)  # kept to 0.1
     assert reader.moment(SOURCE, T0 + 10.5)["values"]["cpu"]["total"]["value"] == 99.0
     writer.close()
 
