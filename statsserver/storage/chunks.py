@@ -1,169 +1,195 @@
-"""The three blob formats the store keeps, built from codec columns and compressed with zlib.
+"""The blob formats the store keeps: window times, and blocks of one category's series.
 
-- window times: every distinct sample time of one source in one raw window, delta-of-delta;
-- a raw chunk: one series' values in one window, and which of the window's times it has
-  (nothing when it has them all, the usual case);
-- a rollup chunk: one series' buckets of one tier over the tier's span: bucket offsets on the
-  tier's grid, then min, max, mean and count (the sum is mean x count: the mean needs far fewer
-  bits than a sum of hundreds of values). Rollups are quantised to four significant digits of
-  the chunk's largest value, or the unit's step if that is coarser: a chart of minutes or
-  hours does not show the last byte per second, and it halves the tiers' size.
+A block holds every series of one category (a chart's worth: the cores of `cpu`, the two
+directions of `network.eth0`) over one window, as matrices with a row per series:
 
-Each format has two decoders: lists for the few values maintenance and moment() touch, numpy
-arrays for queries.
+- raw: the values at the window's times (shared by the source, stored once per window in the
+  `windows` table), NaN where a series has no sample;
+- rollup: min, max, mean and count per bucket on the tier's grid over the chunk's span (the sum
+  is mean x count; a mean needs far fewer bits than a sum of hundreds of values), count 0
+  where a bucket is empty.
+
+Grouping by category is what makes queries cheap: a chart reads a few blocks, and a block is
+decoded for all its series at once, by numpy, instead of one Python call per series per chunk.
+
+Each row is quantised to its own step (codec.precision; rollups to four significant digits of
+the row's largest value when that is coarser), delta-encoded along time, divided by the row's
+common factor, and the whole matrix is stored in the narrowest integer width with its bytes
+shuffled into planes, then zlib. Rows that cannot be quantised are kept as floats.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import struct
 
 import numpy as np
 
-from .codec import CodecError, compress, decode_ints, decode_ints_array, decode_values, \
-    decode_values_array, decompress, encode_ints, encode_values, precision
+from .codec import CodecError, UNIT_STEPS, DEFAULT_STEP, SIGNIFICANT_DIGITS, compress, \
+    decode_ints_array, decompress, encode_ints
 
 ROLLUP_DIGITS = 4
-
-_ALL_TIMES = b"\x00"
-_SOME_TIMES = b"\x01"
+_RAW, _ROLLUP = 1, 2
+_BLOCK = struct.Struct("<BHI")  # kind, series, length
+_MATRIX = struct.Struct("<B")  # integer width in bytes
+_LIMIT = float(1 << 62)
+_WIDTHS = ((1, np.int8), (2, np.int16), (4, np.int32), (8, np.int64))
 
 
 def encode_times(times: list[int]) -> bytes:
     return compress([encode_ints(times, 2)])
 
 
-def decode_times(blob: bytes) -> list[int]:
-    return decode_ints(decompress(blob))[0]
-
-
-def encode_raw(window_times: list[int], times: list[int], values: list[float], unit: str) -> bytes:
-    """`times` must be a sorted subset of `window_times`, one value each."""
-    if len(times) == len(window_times):
-        presence = [_ALL_TIMES]
-    else:
-        position = {t: i for i, t in enumerate(window_times)}
-        presence = [_SOME_TIMES, encode_ints([position[t] for t in times], 1)]
-    return compress([*presence, encode_values(values, precision(unit, values))])
-
-
 def decode_times_array(blob: bytes) -> np.ndarray:
     return decode_ints_array(decompress(blob))[0]
 
 
-def decode_raw_array(blob: bytes, window_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(times, values) arrays; `times` is `window_times` itself when the series has them all."""
+def steps_for(units: list[str], values: np.ndarray, digits: int | None = None) -> np.ndarray:
+    """Per-row quantisation steps: the unit's step, finer for small values (SIGNIFICANT_DIGITS of
+    the row's largest), 1 for rows of whole numbers; with `digits`, never finer than that many
+    significant digits of the row's largest value."""
+    steps = np.array([UNIT_STEPS.get(unit, DEFAULT_STEP) for unit in units], np.float64)
+    with np.errstate(all="ignore"):
+        magnitude = np.abs(np.where(np.isfinite(values), values, np.nan))
+        largest = np.nan_to_num(np.nanmax(magnitude, axis=1, initial=0.0), nan=0.0) if values.size else \
+            np.zeros(len(units))
+        exponent = np.floor(np.log10(np.where(largest > 0, largest, 1.0)))
+        fine = np.where(largest > 0, 10.0 ** (exponent - SIGNIFICANT_DIGITS + 1), np.inf)
+        steps = np.minimum(steps, fine)
+        whole = np.all(np.isnan(values) | (values == np.floor(values)) | (magnitude >= _LIMIT), axis=1)
+        steps = np.where((steps < 1) & whole, 1.0, steps)
+        if digits is not None:
+            steps = np.maximum(steps, np.where(largest > 0, 10.0 ** (exponent - digits + 1), 0.0))
+    return steps
+
+
+def encode_matrix(values: np.ndarray, steps: np.ndarray, masks: bool = True) -> bytes:
+    """Rows of floats (NaN: no value) quantised to their steps. Without `masks` the decoder
+    does not restore the NaNs (rollups know empty buckets from their counts)."""
+    rows, length = values.shape
+    present = ~np.isnan(values)
+    partial = ~present.all(axis=1) if masks else np.zeros(rows, bool)
+    # Absent values repeat the previous one, so they cost a zero delta.
+    index = np.where(present, np.arange(length), 0)
+    np.maximum.accumulate(index, axis=1, out=index)
+    filled = np.take_along_axis(values, index, axis=1)
+    filled = np.where(np.isnan(filled), 0.0, filled)
+    with np.errstate(all="ignore"):
+        scaled = np.rint(filled / steps[:, None])
+        floats = ~(np.isfinite(scaled).all(axis=1) & (np.abs(scaled) < _LIMIT).all(axis=1) & (steps > 0))
+    scaled[floats] = 0
+    numbers = scaled.astype(np.int64)
+    bases = numbers[:, 0].copy() if length else np.zeros(rows, np.int64)
+    deltas = np.diff(numbers, axis=1)
+    factors = np.gcd.reduce(deltas, axis=1) if length > 1 else np.ones(rows, np.int64)
+    factors[factors == 0] = 1
+    deltas //= factors[:, None]
+    peak = int(np.abs(deltas).max()) if deltas.size else 0
+    width, dtype = next((w, d) for w, d in _WIDTHS if peak < np.iinfo(d).max)
+    planes = deltas.astype(dtype).view(np.uint8).reshape(-1, width).T.tobytes()
+    parts = [_MATRIX.pack(width), np.where(floats, 0.0, steps).astype("<f8").tobytes(),
+             bases.astype("<i8").tobytes(), factors.astype("<i8").tobytes(),
+             (partial.astype(np.uint8) | (floats.astype(np.uint8) << 1)).tobytes(), planes]
+    if partial.any():
+        parts.append(np.packbits(present[partial], axis=1).tobytes())
+    for row in np.flatnonzero(floats):
+        parts.append(filled[row].astype("<f8").view(np.uint8).reshape(-1, 8).T.tobytes())
+    return b"".join(parts)
+
+
+def decode_matrix(data: bytes, offset: int, rows: int, length: int) -> tuple[np.ndarray, int]:
+    try:
+        (width,) = _MATRIX.unpack_from(data, offset)
+        offset += _MATRIX.size
+        steps = np.frombuffer(data, "<f8", rows, offset)
+        offset += 8 * rows
+        bases = np.frombuffer(data, "<i8", rows, offset)
+        offset += 8 * rows
+        factors = np.frombuffer(data, "<i8", rows, offset)
+        offset += 8 * rows
+        flags = np.frombuffer(data, np.uint8, rows, offset)
+        offset += rows
+        dtype = dict(_WIDTHS)[width]
+        cells = rows * max(length - 1, 0)
+        planes = np.frombuffer(data, np.uint8, cells * width, offset)
+        offset += cells * width
+    except (ValueError, KeyError, struct.error) as error:
+        raise CodecError(f"corrupt block: {error}") from None
+    deltas = planes.reshape(width, cells).T.copy().view(dtype).reshape(rows, max(length - 1, 0))
+    numbers = np.empty((rows, length), np.int64)
+    if length:
+        numbers[:, 0] = bases
+        np.cumsum(deltas.astype(np.int64) * factors[:, None], axis=1, out=numbers[:, 1:])
+        numbers[:, 1:] += bases[:, None]
+    values = numbers * steps[:, None]
+    partial = np.flatnonzero(flags & 1)
+    if len(partial):
+        mask_bytes = (length + 7) // 8
+        packed = np.frombuffer(data, np.uint8, mask_bytes * len(partial), offset).reshape(len(partial), mask_bytes)
+        present = np.unpackbits(packed, axis=1, count=length).astype(bool)
+        values[partial] = np.where(present, values[partial], np.nan)
+        offset += mask_bytes * len(partial)
+    for row in np.flatnonzero(flags & 2):
+        raw = np.frombuffer(data, np.uint8, 8 * length, offset).reshape(8, length).T.copy().view("<f8")
+        values[row] = np.where(np.isnan(values[row]), np.nan, raw.reshape(length))
+        offset += 8 * length
+    return values, offset
+
+
+def encode_raw_block(ids: list[int], values: np.ndarray, units: list[str]) -> bytes:
+    """`values`: a row per series (ids ascending), a column per window time, NaN if absent."""
+    header = _BLOCK.pack(_RAW, len(ids), values.shape[1])
+    return compress([header, encode_ints(ids, 1), encode_matrix(values, steps_for(units, values))])
+
+
+def _read_header(data: bytes, kind: int) -> tuple[np.ndarray, int, int]:
+    try:
+        found, rows, length = _BLOCK.unpack_from(data)
+    except struct.error:
+        raise CodecError("corrupt block header") from None
+    if found != kind:
+        raise CodecError("a block of the wrong kind")
+    ids, offset = decode_ints_array(data, _BLOCK.size)
+    if len(ids) != rows:
+        raise CodecError("block series do not match its header")
+    return ids, length, offset
+
+
+def decode_raw_block(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(series ids, values matrix with NaN where a series has no sample)."""
     data = decompress(blob)
-    if data[:1] == _ALL_TIMES:
-        times, offset = window_times, 1
-    elif data[:1] == _SOME_TIMES:
-        positions, offset = decode_ints_array(data, 1)
-        if len(positions) and (positions[0] < 0 or positions[-1] >= len(window_times)):
-            raise CodecError("raw chunk does not match its window")
-        times = window_times[positions]
-    else:
-        raise CodecError("unknown raw chunk format")
-    values, _ = decode_values_array(data, offset)
-    if len(values) != len(times):
-        raise CodecError("raw chunk does not match its window")
-    return times, values
+    ids, length, offset = _read_header(data, _RAW)
+    values, _ = decode_matrix(data, offset, len(ids), length)
+    return ids, values
 
 
-def decode_raw(blob: bytes, window_times: list[int]) -> tuple[list[int], list[float]]:
-    """(times, values) of one series in one window."""
+def encode_rollup_block(ids: list[int], mins, maxs, sums, counts, units: list[str]) -> bytes:
+    """Matrices of one tier's buckets over a chunk's span; count 0 marks an empty bucket."""
+    empty = counts == 0
+    with np.errstate(all="ignore"):
+        means = np.where(empty, np.nan, sums / np.where(empty, 1, counts))
+    mins = np.where(empty, np.nan, mins)
+    maxs = np.where(empty, np.nan, maxs)
+    steps = steps_for(units, np.concatenate([mins, maxs, means], axis=1), ROLLUP_DIGITS)
+    header = _BLOCK.pack(_ROLLUP, len(ids), counts.shape[1])
+    return compress([header, encode_ints(ids, 1), encode_matrix(mins, steps, masks=False),
+                     encode_matrix(maxs, steps, masks=False), encode_matrix(means, steps, masks=False),
+                     encode_matrix(counts.astype(np.float64), np.ones(len(ids)))])
+
+
+def decode_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(series ids, mins, maxs, sums, counts); empty buckets have count 0 and NaN elsewhere."""
     data = decompress(blob)
-    if data[:1] == _ALL_TIMES:
-        times, offset = window_times, 1
-    elif data[:1] == _SOME_TIMES:
-        positions, offset = decode_ints(data, 1)
-        times = [window_times[i] for i in positions]
-    else:
-        raise CodecError("unknown raw chunk format")
-    values, _ = decode_values(data, offset)
-    if len(values) != len(times):
-        raise CodecError("raw chunk does not match its window")
-    return times, values
+    ids, length, offset = _read_header(data, _ROLLUP)
+    rows = len(ids)
+    mins, offset = decode_matrix(data, offset, rows, length)
+    maxs, offset = decode_matrix(data, offset, rows, length)
+    means, offset = decode_matrix(data, offset, rows, length)
+    counts, _ = decode_matrix(data, offset, rows, length)
+    counts = counts.astype(np.int64)
+    empty = counts == 0
+    if empty.any():
+        mins[empty] = maxs[empty] = np.nan
+    return ids, mins, maxs, means * counts, counts
 
 
-@dataclass
-class Buckets:
-    """Rollup buckets of one series, in time order; `starts` in ms."""
-    starts: list[int]
-    mins: list[float]
-    maxs: list[float]
-    sums: list[float]
-    counts: list[int]
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def rows(self):
-        return zip(self.starts, self.mins, self.maxs, self.sums, self.counts)
-
-    @classmethod
-    def from_rows(cls, rows) -> "Buckets":
-        columns = list(zip(*rows)) or [(), (), (), (), ()]
-        return cls(*(list(column) for column in columns))
-
-
-def merge(*parts: Buckets) -> Buckets:
-    """One bucket per start: duplicates (late data stored twice over) are combined."""
-    merged: dict[int, list] = {}
-    for part in parts:
-        for start, low, high, total, count in part.rows():
-            entry = merged.get(start)
-            if entry is None:
-                merged[start] = [low, high, total, count]
-            else:
-                entry[0] = min(entry[0], low)
-                entry[1] = max(entry[1], high)
-                entry[2] += total
-                entry[3] += count
-    return Buckets.from_rows((start, *merged[start]) for start in sorted(merged))
-
-
-def rollup_precision(unit: str, values: list[float]) -> float:
-    step = precision(unit, values)
-    largest = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
-    if largest > 0:
-        step = max(step, 10.0 ** (math.floor(math.log10(largest)) - ROLLUP_DIGITS + 1))
-    return step
-
-
-def encode_rollup(chunk_start: int, step_ms: int, buckets: Buckets, unit: str) -> bytes:
-    means = [total / count if count else 0.0 for total, count in zip(buckets.sums, buckets.counts)]
-    step = rollup_precision(unit, buckets.mins + buckets.maxs + means)
-    offsets = [(start - chunk_start) // step_ms for start in buckets.starts]
-    return compress([
-        encode_ints(offsets, 1),
-        encode_values(buckets.mins, step),
-        encode_values(buckets.maxs, step),
-        encode_values(means, step),
-        encode_ints(buckets.counts, 1),
-    ])
-
-
-def decode_rollup(blob: bytes, chunk_start: int, step_ms: int) -> Buckets:
-    data = decompress(blob)
-    offsets, at = decode_ints(data)
-    mins, at = decode_values(data, at)
-    maxs, at = decode_values(data, at)
-    means, at = decode_values(data, at)
-    counts, _ = decode_ints(data, at)
-    if not len(offsets) == len(mins) == len(maxs) == len(means) == len(counts):
-        raise CodecError("rollup chunk columns differ in length")
-    starts = [chunk_start + offset * step_ms for offset in offsets]
-    return Buckets(starts, mins, maxs, [mean * count for mean, count in zip(means, counts)], counts)
-
-
-def decode_rollup_arrays(blob: bytes, chunk_start: int, step_ms: int) -> tuple[np.ndarray, ...]:
-    """(starts, mins, maxs, sums, counts) arrays."""
-    data = decompress(blob)
-    offsets, at = decode_ints_array(data)
-    mins, at = decode_values_array(data, at)
-    maxs, at = decode_values_array(data, at)
-    means, at = decode_values_array(data, at)
-    counts, _ = decode_ints_array(data, at)
-    if not len(offsets) == len(mins) == len(maxs) == len(means) == len(counts):
-        raise CodecError("rollup chunk columns differ in length")
-    return offsets * step_ms + chunk_start, mins, maxs, means * counts, counts

@@ -19,9 +19,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .chunks import Buckets, decode_raw, decode_rollup, decode_times, encode_raw, encode_rollup, \
-    encode_times, merge
-from .tiers import COMPACTION_MARGIN_MS, RAW, ROLLUP_BATCH, ROLLUPS, Tier, window_start
+import numpy as np
+
+from .chunks import decode_raw_block, decode_rollup_block, decode_times_array, encode_raw_block, \
+    encode_rollup_block, encode_times
+from .tiers import COMPACTION_MARGIN_MS, HEAD_MS, RAW, ROLLUP_BATCH, ROLLUPS, Tier, window_start
 
 Transaction = Callable[[str], AbstractContextManager]
 
@@ -58,8 +60,12 @@ class Maintenance:
         # Called after each committed step; tests use it to stop a run between two steps.
         self.between_steps = between_steps or (lambda step: None)
         self.report = Report()
-        # Everything before the horizon is closed: raw windows there are compacted.
-        self.horizon = window_start(now_ms - COMPACTION_MARGIN_MS, RAW.span_ms)
+        self._groups: dict[tuple[int, str], int] = {}
+        self.info: dict[int, tuple[int, str, str]] = {}
+        # Head rows before the horizon are compacted: into their window's block, merged with
+        # what earlier runs put there, so the head (which every query reads row by row) holds
+        # only the last minute or two while blocks still span whole windows.
+        self.horizon = window_start(now_ms - COMPACTION_MARGIN_MS, HEAD_MS)
 
     def cutoff(self, tier: Tier) -> int:
         return self.now_ms - self.kept_ms[tier.number]
@@ -71,6 +77,7 @@ class Maintenance:
         return False
 
     def run(self) -> Report:
+        self._series_by_source()
         if self.compact_raw() and self.pack_rollups():
             self.expire()
         return self.report
@@ -79,8 +86,27 @@ class Maintenance:
 
     def _series_by_source(self) -> dict[int, dict[int, str]]:
         found: dict[int, dict[int, str]] = defaultdict(dict)
-        for series_id, source_id, unit in self.db.execute("SELECT id, source_id, unit FROM series"):
+        self.info: dict[int, tuple[int, str, str]] = {}  # series id -> (source id, category, unit)
+        for series_id, source_id, category, unit in self.db.execute(
+                "SELECT id, source_id, category, unit FROM series"):
             found[source_id][series_id] = unit
+            self.info[series_id] = (source_id, category, unit)
+        return found
+
+    def group_id(self, source_id: int, category: str) -> int:
+        key = (source_id, category)
+        if key not in self._groups:
+            self.db.execute("INSERT OR IGNORE INTO groups (source_id, category) VALUES (?, ?)", key)
+            self._groups[key] = self.db.execute(
+                "SELECT id FROM groups WHERE source_id = ? AND category = ?", key).fetchone()[0]
+        return self._groups[key]
+
+    def _by_group(self, series_ids) -> dict[int, list[int]]:
+        """Series ids (ascending) per group id."""
+        found: dict[int, list[int]] = defaultdict(list)
+        for series_id in sorted(series_ids):
+            source_id, category, _ = self.info[series_id]
+            found[self.group_id(source_id, category)].append(series_id)
         return found
 
     def compact_raw(self) -> bool:
@@ -98,7 +124,7 @@ class Maintenance:
         return True
 
     def compact_window(self, source_id: int, units: dict[int, str], start: int) -> None:
-        end = start + RAW.span_ms
+        end = min(start + RAW.span_ms, self.horizon)
         ids = list(units)
         with self.transaction("a raw window could not be compacted"):
             new: dict[int, dict[int, float]] = defaultdict(dict)
@@ -108,7 +134,7 @@ class Maintenance:
             for series_id, at, value in rows:
                 new[series_id][at] = value
             replaced: dict[int, dict[int, float]] = {}
-            if end > self.cutoff(RAW):
+            if start + RAW.span_ms > self.cutoff(RAW):
                 replaced = self._store_window(source_id, units, start, new)
             self._add_to_rollups(new, replaced)
             self.db.execute(f"DELETE FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?",
@@ -118,19 +144,20 @@ class Maintenance:
 
     def _store_window(self, source_id: int, units: dict[int, str], start: int,
                       new: dict[int, dict[int, float]]) -> dict[int, dict[int, float]]:
-        """Write the window's chunks, merged with what an earlier run stored; returns the
+        """Write the window's blocks, merged with what an earlier run stored; returns the
         stored values that new ones replaced."""
         series: dict[int, dict[int, float]] = defaultdict(dict)
         existing = self.db.execute("SELECT times FROM windows WHERE source_id = ? AND start = ?",
                                    (source_id, start)).fetchone()
-        if existing:
-            old_times = decode_times(existing[0])
-            ids = list(units)
-            for series_id, blob in self.db.execute(
-                    f"SELECT series_id, data FROM chunks WHERE tier = 0 AND start = ?"
-                    f" AND series_id IN ({_marks(ids)})", (start, *ids)):
-                times, values = decode_raw(blob, old_times)
-                series[series_id].update(zip(times, values))
+        if existing:  # data that arrived after the window was compacted: merge, rare
+            old_times = decode_times_array(existing[0]).tolist()
+            groups = [group for (source, _), group in self._all_groups(source_id)]
+            for (blob,) in self.db.execute(
+                    f"SELECT data FROM chunks WHERE tier = 0 AND start = ? AND group_id IN ({_marks(groups)})",
+                    (start, *groups)):
+                ids, values = decode_raw_block(blob)
+                for series_id, row in zip(ids.tolist(), values.tolist()):
+                    series[series_id].update((t, v) for t, v in zip(old_times, row) if v == v)
         replaced = {}
         for series_id, points in new.items():
             stored = series[series_id]
@@ -139,17 +166,27 @@ class Maintenance:
                 replaced[series_id] = overlap
             stored.update(points)
         window_times = sorted({t for points in series.values() for t in points})
+        position = {t: i for i, t in enumerate(window_times)}
+        end = start + RAW.span_ms
         self.db.execute(
             "INSERT INTO windows (source_id, start, end, times) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (source_id, start) DO UPDATE SET times = excluded.times",
-            (source_id, start, start + RAW.span_ms, encode_times(window_times)))
+            (source_id, start, end, encode_times(window_times)))
+        blocks = []
+        for group, ids in self._by_group(i for i, points in series.items() if points).items():
+            matrix = np.full((len(ids), len(window_times)), np.nan)
+            for row, series_id in enumerate(ids):
+                points = series[series_id]
+                matrix[row, [position[t] for t in points]] = list(points.values())
+            blocks.append((0, group, start, end, encode_raw_block(ids, matrix, [units[i] for i in ids])))
         self.db.executemany(
-            "INSERT INTO chunks (tier, series_id, start, end, data) VALUES (0, ?, ?, ?, ?)"
-            " ON CONFLICT (tier, series_id, start) DO UPDATE SET data = excluded.data",
-            [(series_id, start, start + RAW.span_ms,
-              encode_raw(window_times, sorted(points), [points[t] for t in sorted(points)], units[series_id]))
-             for series_id, points in series.items() if points])
+            "INSERT INTO chunks (tier, group_id, start, end, data) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (tier, group_id, start) DO UPDATE SET data = excluded.data", blocks)
         return replaced
+
+    def _all_groups(self, source_id: int):
+        return [((source_id, category), group) for group, category in self.db.execute(
+            "SELECT id, category FROM groups WHERE source_id = ?", (source_id,))]
 
     def _add_to_rollups(self, new: dict[int, dict[int, float]], replaced: dict[int, dict[int, float]]) -> None:
         finest, coarser = ROLLUPS[0], ROLLUPS[1:]
@@ -186,7 +223,6 @@ class Maintenance:
     # --- rollup tiers -----------------------------------------------------------------------
 
     def pack_rollups(self) -> bool:
-        units = dict(self.db.execute("SELECT id, unit FROM series"))
         for tier in ROLLUPS:
             # Only whole buckets: every raw window they cover is compacted.
             complete = self.horizon - tier.step_ms
@@ -201,37 +237,68 @@ class Maintenance:
                     continue  # let the batch grow before rewriting the open chunk
                 if self.out_of_time():
                     return False
-                self.pack_window(tier, window, min(complete, window + tier.span_ms - tier.step_ms), units)
+                self.pack_window(tier, window, min(complete, window + tier.span_ms - tier.step_ms))
                 self.between_steps(f"rollup {tier.name}")
         return True
 
-    def pack_window(self, tier: Tier, window: int, last_bucket: int, units: dict[int, str]) -> None:
+    def pack_window(self, tier: Tier, window: int, last_bucket: int) -> None:
         with self.transaction("rollups could not be packed"):
             rows = self.db.execute(
                 "SELECT series_id, start, min, max, sum, count FROM rollups"
-                " WHERE tier = ? AND start >= ? AND start <= ? ORDER BY series_id, start",
+                " WHERE tier = ? AND start >= ? AND start <= ?",
                 (tier.number, window, last_bucket)).fetchall()
-            by_series: dict[int, list] = defaultdict(list)
-            for series_id, *bucket in rows:
-                by_series[series_id].append(bucket)
             end = window + tier.span_ms
-            if end > self.cutoff(tier):
-                chunks = []
-                for series_id, buckets in by_series.items():
-                    found = self.db.execute(
-                        "SELECT data FROM chunks WHERE tier = ? AND series_id = ? AND start = ?",
-                        (tier.number, series_id, window)).fetchone()
-                    merged = Buckets.from_rows(buckets)
-                    if found:
-                        merged = merge(decode_rollup(found[0], window, tier.step_ms), merged)
-                    chunks.append((tier.number, series_id, window, end,
-                                   encode_rollup(window, tier.step_ms, merged, units.get(series_id, ""))))
+            known = [row for row in rows if row[0] in self.info]  # a deleted series leaves nothing
+            if end > self.cutoff(tier) and known:
+                blocks = []
+                by_series: dict[int, list] = defaultdict(list)
+                for series_id, *bucket in known:
+                    by_series[series_id].append(bucket)
+                for group, ids in self._by_group(by_series).items():
+                    blocks.append((tier.number, group, window, end,
+                                   self._rollup_block(tier, group, window, ids, by_series)))
                 self.db.executemany(
-                    "INSERT INTO chunks (tier, series_id, start, end, data) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (tier, series_id, start) DO UPDATE SET data = excluded.data", chunks)
-                self.report.rollup_chunks += len(chunks)
+                    "INSERT INTO chunks (tier, group_id, start, end, data) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (tier, group_id, start) DO UPDATE SET data = excluded.data", blocks)
+                self.report.rollup_chunks += len(blocks)
             self.db.execute("DELETE FROM rollups WHERE tier = ? AND start >= ? AND start <= ?",
                             (tier.number, window, last_bucket))
+
+    def _rollup_block(self, tier: Tier, group: int, window: int, ids: list[int],
+                      by_series: dict[int, list]) -> bytes:
+        """The group's block for this window: what is stored, with the new buckets merged in."""
+        found = self.db.execute("SELECT data FROM chunks WHERE tier = ? AND group_id = ? AND start = ?",
+                                (tier.number, group, window)).fetchone()
+        old_ids: list[int] = []
+        if found:
+            stored_ids, *stored = decode_rollup_block(found[0])
+            old_ids = stored_ids.tolist()
+        every = sorted(set(old_ids) | set(ids))
+        row_of = {series_id: row for row, series_id in enumerate(every)}
+        length = tier.span_ms // tier.step_ms
+        mins = np.full((len(every), length), np.nan)
+        maxs = np.full((len(every), length), np.nan)
+        sums = np.zeros((len(every), length))
+        counts = np.zeros((len(every), length), np.int64)
+        if found:
+            rows = [row_of[i] for i in old_ids]
+            for target, source in zip((mins, maxs, sums, counts), stored):
+                target[rows] = source
+            sums[np.isnan(sums)] = 0.0  # NaN means x 0 counts
+        for series_id in ids:
+            row = row_of[series_id]
+            for start, low, high, total, count in by_series[series_id]:
+                column = (start - window) // tier.step_ms
+                if counts[row, column]:  # the bucket is stored already: late data, combine
+                    mins[row, column] = min(mins[row, column], low)
+                    maxs[row, column] = max(maxs[row, column], high)
+                    sums[row, column] += total
+                    counts[row, column] += count
+                else:
+                    mins[row, column], maxs[row, column] = low, high
+                    sums[row, column], counts[row, column] = total, count
+        units = [self.info[i][2] for i in every]
+        return encode_rollup_block(every, mins, maxs, sums, counts, units)
 
     # --- retention --------------------------------------------------------------------------
 

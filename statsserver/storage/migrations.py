@@ -53,17 +53,24 @@ MIGRATIONS: list[tuple[str, str]] = [
             times BLOB NOT NULL,
             UNIQUE (source_id, start)
         );
-        -- Compressed blocks: raw values of one series in one window (tier 0), or the buckets of
-        -- one rollup tier over the tier's span. A rowid table, because chunks of a few hundred
+        -- A category of a source: the series one chart shows, stored together in blocks.
+        CREATE TABLE groups (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL,
+            category TEXT NOT NULL,
+            UNIQUE (source_id, category)
+        );
+        -- Compressed blocks of one group: raw values in one window (tier 0), or the buckets of
+        -- one rollup tier over the tier's span. A rowid table, because blocks of a few hundred
         -- bytes would overflow the pages of a WITHOUT ROWID table.
         CREATE TABLE chunks (
             id INTEGER PRIMARY KEY,
             tier INTEGER NOT NULL,
-            series_id INTEGER NOT NULL,
+            group_id INTEGER NOT NULL,
             start INTEGER NOT NULL,
             end INTEGER NOT NULL,
             data BLOB NOT NULL,
-            UNIQUE (tier, series_id, start)
+            UNIQUE (tier, group_id, start)
         );
         CREATE INDEX chunks_by_end ON chunks (tier, end);
         -- Rollup buckets not yet packed into a chunk. A bucket may appear here and in a chunk

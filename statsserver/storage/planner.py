@@ -94,54 +94,85 @@ class Grouping:
         return len(self.buckets)
 
 
-class Columns:
-    """Output buckets of one series: min, max, sum and count per bucket, as arrays."""
+class Output:
+    """The output buckets of every series asked for: min, max, sum and count, a row per series.
 
-    __slots__ = ("mins", "maxs", "sums", "counts")
+    Merging uses fmin/fmax, which pass over NaN: a block marks a missing value with NaN.
+    """
 
-    def __init__(self, count: int) -> None:
-        self.mins = np.full(count, np.inf)
-        self.maxs = np.full(count, -np.inf)
-        self.sums = np.zeros(count)
-        self.counts = np.zeros(count, np.int64)
+    def __init__(self, ids: list[int], count: int) -> None:
+        self.row_of = {series_id: row for row, series_id in enumerate(ids)}
+        shape = (len(ids), count)
+        self.mins = np.full(shape, np.inf)
+        self.maxs = np.full(shape, -np.inf)
+        self.sums = np.zeros(shape)
+        self.counts = np.zeros(shape, np.int64)
 
-    def merge(self, buckets: np.ndarray, mins, maxs, sums, counts) -> None:
-        """Fold per-bucket aggregates in; `buckets` holds no index twice."""
-        self.mins[buckets] = np.minimum(self.mins[buckets], mins)
-        self.maxs[buckets] = np.maximum(self.maxs[buckets], maxs)
-        self.sums[buckets] += sums
-        self.counts[buckets] += counts
+    def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows of a block that were asked for, their rows here)."""
+        found = [(i, self.row_of[series_id]) for i, series_id in enumerate(ids.tolist()) if series_id in self.row_of]
+        if not found:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        block_rows, rows = zip(*found)
+        return np.array(block_rows), np.array(rows)
 
-    def fold_values(self, values: np.ndarray, grouping: Grouping) -> None:
-        """Raw samples at the times `grouping` was made from."""
-        if not len(grouping):
+    def merge(self, rows: np.ndarray, buckets: np.ndarray, mins, maxs, sums, counts) -> None:
+        """Fold in a matrix (rows x buckets); neither holds an index twice."""
+        cells = np.ix_(rows, buckets)
+        self.mins[cells] = np.fmin(self.mins[cells], mins)
+        self.maxs[cells] = np.fmax(self.maxs[cells], maxs)
+        self.sums[cells] += sums
+        self.counts[cells] += counts
+
+    def merge_cells(self, rows, buckets, mins, maxs, sums, counts) -> None:
+        """Fold in single cells; no (row, bucket) pair twice."""
+        cells = (rows, buckets)
+        self.mins[cells] = np.fmin(self.mins[cells], mins)
+        self.maxs[cells] = np.fmax(self.maxs[cells], maxs)
+        self.sums[cells] += sums
+        self.counts[cells] += counts
+
+    def fold_values(self, rows: np.ndarray, values: np.ndarray, grouping: Grouping) -> None:
+        """Raw samples: a row per series at the times `grouping` was made from (NaN: none)."""
+        if not len(grouping) or not len(rows):
             return
-        run = values[grouping.start:grouping.stop]
-        if grouping.trivial:
-            self.merge(grouping.buckets, run, run, run, 1)
-        else:
+        run = values[:, grouping.start:grouping.stop]
+        present = ~np.isnan(run)
+        if present.all():
+            if grouping.trivial:
+                self.merge(rows, grouping.buckets, run, run, run, 1)
+                return
             firsts = grouping.firsts
-            self.merge(grouping.buckets, np.minimum.reduceat(run, firsts), np.maximum.reduceat(run, firsts),
-                       np.add.reduceat(run, firsts), grouping.sizes)
+            self.merge(rows, grouping.buckets, np.minimum.reduceat(run, firsts, axis=1),
+                       np.maximum.reduceat(run, firsts, axis=1), np.add.reduceat(run, firsts, axis=1),
+                       grouping.sizes)
+            return
+        firsts = grouping.firsts if not grouping.trivial else np.arange(run.shape[1])
+        self.merge(rows, grouping.buckets, np.fmin.reduceat(run, firsts, axis=1),
+                   np.fmax.reduceat(run, firsts, axis=1),
+                   np.add.reduceat(np.where(present, run, 0.0), firsts, axis=1),
+                   np.add.reduceat(present.astype(np.int64), firsts, axis=1))
 
-    def fold_buckets(self, grouping: Grouping, mins, maxs, sums, counts) -> None:
-        """Stored rollup buckets at the starts `grouping` was made from."""
-        if not len(grouping):
+    def fold_buckets(self, rows: np.ndarray, grouping: Grouping, mins, maxs, sums, counts) -> None:
+        """Stored rollup buckets at the starts `grouping` was made from (count 0: empty)."""
+        if not len(grouping) or not len(rows):
             return
         part = slice(grouping.start, grouping.stop)
+        mins, maxs, counts = mins[:, part], maxs[:, part], counts[:, part]
+        sums = np.where(counts > 0, sums[:, part], 0.0)
         if grouping.trivial:
-            self.merge(grouping.buckets, mins[part], maxs[part], sums[part], counts[part])
-        else:
-            firsts = grouping.firsts
-            self.merge(grouping.buckets, np.minimum.reduceat(mins[part], firsts),
-                       np.maximum.reduceat(maxs[part], firsts), np.add.reduceat(sums[part], firsts),
-                       np.add.reduceat(counts[part], firsts))
+            self.merge(rows, grouping.buckets, mins, maxs, sums, counts)
+            return
+        firsts = grouping.firsts
+        self.merge(rows, grouping.buckets, np.fmin.reduceat(mins, firsts, axis=1),
+                   np.fmax.reduceat(maxs, firsts, axis=1), np.add.reduceat(sums, firsts, axis=1),
+                   np.add.reduceat(counts, firsts, axis=1))
 
-    def results(self, picked: np.ndarray | None) -> tuple[list, list, list]:
-        """(min, avg, max) lists at the `picked` buckets (all when None; -1 is a gap marker),
-        None where a bucket has no data."""
-        counts, mins, maxs = self.counts, self.mins, self.maxs
-        averages = self.sums / np.maximum(counts, 1)
+    def results(self, row: int, picked: np.ndarray | None) -> tuple[list, list, list]:
+        """(min, avg, max) lists of one series at the `picked` buckets (all when None; -1 is a
+        gap marker), None where a bucket has no data."""
+        counts, mins, maxs = self.counts[row], self.mins[row], self.maxs[row]
+        averages = self.sums[row] / np.maximum(counts, 1)
         if picked is not None:
             counts = np.append(counts, 0)[picked]
             mins, maxs, averages = (np.append(column, 0.0)[picked] for column in (mins, maxs, averages))

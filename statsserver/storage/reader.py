@@ -2,27 +2,25 @@
 
 Everything that shows data (the CLI, the server) reads through this interface. Times are Unix
 seconds. Data lives in three places, and a reader combines them: the head (recent samples, one
-row each), raw chunks (closed windows, compressed) and the rollup tiers (chunks, plus buckets
-not yet packed). Readers never block the writer: WAL gives each read a snapshot.
+row each), raw blocks (closed windows, compressed, a block per category) and the rollup tiers
+(blocks, plus buckets not yet packed). Readers never block the writer: WAL gives each read a snapshot.
 """
 
 from __future__ import annotations
 
 import json
 import math
-
-import numpy as np
-from bisect import bisect_left, bisect_right
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import planner
-from .chunks import decode_raw, decode_raw_array, decode_rollup, decode_rollup_arrays, decode_times, \
-    decode_times_array
+from .chunks import decode_raw_block, decode_rollup_block, decode_times_array
 from .codec import CodecError
 from .database import StoreError, open_for_reading, to_ms
-from .tiers import BY_NUMBER, RAW, ROLLUPS
+from .tiers import RAW, ROLLUPS, Tier
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -41,7 +39,8 @@ class Series:
     description: str
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {"id": self.id, "source": self.source, "category": self.category, "label": self.label,
+                "unit": self.unit, "kind": self.kind, "graph": self.graph, "description": self.description}
 
 
 class Reader:
@@ -74,45 +73,63 @@ class Reader:
             found = [s for s in found if s.category in wanted]
         return found
 
-    def _raw_windows(self, source: str, ids: list[int], low: int, high: int, decode=decode_times):
-        """(window times, {series id: chunk blob}) for each raw window overlapping [low, high]."""
-        windows = self._rows(
-            "SELECT windows.start, times FROM windows JOIN sources ON sources.id = source_id"
-            " WHERE sources.name = ? AND windows.start > ? AND windows.start <= ? ORDER BY windows.start",
-            (source, low - RAW.span_ms, high))
-        if not windows or not ids:
-            return
-        blobs: dict[int, dict[int, bytes]] = {}
-        for series_id, start, data in self._rows(
-                f"SELECT series_id, start, data FROM chunks WHERE tier = 0 AND series_id IN ({_marks(ids)})"
-                " AND start > ? AND start <= ?", (*ids, low - RAW.span_ms, high)):
-            blobs.setdefault(start, {})[series_id] = data
-        for start, times in windows:
-            yield self._decoded(decode, times), blobs.get(start, {})
-
     def _decoded(self, decode, *arguments):
         try:
             return decode(*arguments)
         except CodecError as error:
             raise StoreError(f"{self.path}: {error}") from None
 
+    def _groups(self, source: str, categories=None) -> list[int]:
+        rows = self._rows("SELECT groups.id, category FROM groups JOIN sources ON sources.id = source_id"
+                          " WHERE sources.name = ?", (source,))
+        return [group for group, category in rows if categories is None or category in categories]
+
+    def _raw_blocks(self, source: str, groups: list[int], low: int, high: int):
+        """(window times, [block blob, ...]) for each raw window overlapping [low, high)."""
+        windows = self._rows(
+            "SELECT windows.start, times FROM windows JOIN sources ON sources.id = source_id"
+            " WHERE sources.name = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
+            (source, low - RAW.span_ms, high))
+        if not windows or not groups:
+            return
+        blobs: dict[int, list[bytes]] = {}
+        for start, data in self._rows(
+                f"SELECT start, data FROM chunks WHERE tier = 0 AND group_id IN ({_marks(groups)})"
+                " AND start > ? AND start < ?", (*groups, low - RAW.span_ms, high)):
+            blobs.setdefault(start, []).append(data)
+        for start, times in windows:
+            yield self._decoded(decode_times_array, times), blobs.get(start, [])
+
     def latest(self, source: str) -> dict[str, dict[str, tuple[float, float]]]:
         """{category: {label: (time, value)}}: each series' newest sample."""
         result: dict[str, dict[str, tuple[float, float]]] = {}
-        for series in self.series(source):
+        catalog = self.series(source)
+        newest: dict[int, tuple[int, float]] = {}
+        for series in catalog:
             rows = self._rows("SELECT time, value FROM samples WHERE series_id = ? ORDER BY time DESC LIMIT 1",
                               (series.id,))
-            if not rows:  # all of it compacted: the last value of its newest raw chunk
-                chunk = self._rows(
-                    "SELECT chunks.data, windows.times FROM chunks JOIN windows ON windows.start = chunks.start"
-                    " AND windows.source_id = (SELECT source_id FROM series WHERE id = ?)"
-                    " WHERE chunks.tier = 0 AND chunks.series_id = ? ORDER BY chunks.start DESC LIMIT 1",
-                    (series.id, series.id))
-                if chunk:
-                    times, values = self._decoded(decode_raw, chunk[0][0], self._decoded(decode_times, chunk[0][1]))
-                    rows = [(times[-1], values[-1])]
             if rows:
-                result.setdefault(series.category, {})[series.label] = (rows[0][0] / 1000, rows[0][1])
+                newest[series.id] = rows[0]
+        missing = {s.id for s in catalog if s.id not in newest}
+        if missing:  # all of it compacted: the newest raw block that has the series
+            for group in self._groups(source, {s.category for s in catalog if s.id in missing}):
+                found = self._rows(
+                    "SELECT chunks.data, windows.times FROM chunks JOIN windows ON windows.start = chunks.start"
+                    " AND windows.source_id = (SELECT source_id FROM groups WHERE id = ?)"
+                    " WHERE chunks.tier = 0 AND chunks.group_id = ? ORDER BY chunks.start DESC LIMIT 1",
+                    (group, group))
+                if not found:
+                    continue
+                ids, values = self._decoded(decode_raw_block, found[0][0])
+                times = self._decoded(decode_times_array, found[0][1])
+                for series_id, row in zip(ids.tolist(), values):
+                    present = np.flatnonzero(~np.isnan(row))
+                    if series_id in missing and len(present):
+                        newest[series_id] = (int(times[present[-1]]), float(row[present[-1]]))
+        for series in catalog:
+            if series.id in newest:
+                time, value = newest[series.id]
+                result.setdefault(series.category, {})[series.label] = (time / 1000, value)
         return result
 
     def moment(self, source: str, at: float, tolerance: float | None = None) -> dict:
@@ -140,17 +157,24 @@ class Reader:
                     f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
                     " AND time BETWEEN ? AND ?", (*ids, low, high)):
                 consider(series_id, time, value)
-            for window_times, blobs in self._raw_windows(source, ids, low, high):
-                for series_id, blob in blobs.items():
-                    times, values = self._decoded(decode_raw, blob, window_times)
-                    first, last = bisect_left(times, low), bisect_right(times, high)
-                    for time, value in zip(times[first:last], values[first:last]):
-                        consider(series_id, time, value)
+            groups = self._groups(source)
+            for times, blobs in self._raw_blocks(source, groups, low, high + 1):
+                first, last = np.searchsorted(times, low), np.searchsorted(times, high, side="right")
+                if first >= last:
+                    continue
+                window = times[first:last]
+                closest = np.argsort(np.abs(window - target), kind="stable")
+                for blob in blobs:
+                    block_ids, values = self._decoded(decode_raw_block, blob)
+                    for series_id, row in zip(block_ids.tolist(), values[:, first:last]):
+                        present = closest[~np.isnan(row[closest])]
+                        if series_id in catalog and len(present):
+                            consider(series_id, int(window[present[0]]), float(row[present[0]]))
             missing = [i for i in ids if i not in nearest]
             for tier in ROLLUPS:
                 if not missing:
                     break
-                for series_id, (start, value) in self._bucket_at(tier, missing, target).items():
+                for series_id, (start, value) in self._bucket_at(tier, source, missing, target).items():
                     nearest[series_id] = (start + tier.step_ms // 2, value)
                 missing = [i for i in missing if i not in nearest]
         values: dict[str, dict[str, dict]] = {}
@@ -168,29 +192,33 @@ class Reader:
             "processes_time": snapshot[0][0] / 1000 if snapshot else None,
         }
 
-    def _bucket_at(self, tier, ids: list[int], at: int) -> dict[int, tuple[int, float]]:
+    def _bucket_at(self, tier: Tier, source: str, ids: list[int], at: int) -> dict[int, tuple[int, float]]:
         """{series id: (bucket start, average)} for the bucket of `tier` that holds `at`."""
         bucket = at - at % tier.step_ms
         found: dict[int, list] = {}
-        for series_id, low, high, total, count in self._rows(
-                f"SELECT series_id, min, max, sum, count FROM rollups WHERE tier = ? AND start = ?"
+        for series_id, total, count in self._rows(
+                f"SELECT series_id, sum, count FROM rollups WHERE tier = ? AND start = ?"
                 f" AND series_id IN ({_marks(ids)})", (tier.number, bucket, *ids)):
             found[series_id] = [total, count]
-        for series_id, start, blob in self._rows(
-                f"SELECT series_id, start, data FROM chunks WHERE tier = ? AND start > ? AND start <= ?"
-                f" AND series_id IN ({_marks(ids)})", (tier.number, at - tier.span_ms, at, *ids)):
-            buckets = self._decoded(decode_rollup, blob, start, tier.step_ms)
-            i = bisect_left(buckets.starts, bucket)
-            if i < len(buckets) and buckets.starts[i] == bucket:
-                entry = found.setdefault(series_id, [0.0, 0])
-                entry[0] += buckets.sums[i]
-                entry[1] += buckets.counts[i]
+        wanted = set(ids)
+        groups = self._groups(source)
+        for start, blob in self._rows(
+                f"SELECT start, data FROM chunks WHERE tier = ? AND start > ? AND start <= ?"
+                f" AND group_id IN ({_marks(groups)})", (tier.number, at - tier.span_ms, at, *groups)):
+            block_ids, _, _, sums, counts = self._decoded(decode_rollup_block, blob)
+            column = (bucket - start) // tier.step_ms
+            for series_id, total, count in zip(block_ids.tolist(), sums[:, column].tolist(),
+                                               counts[:, column].tolist()):
+                if series_id in wanted and count:
+                    entry = found.setdefault(series_id, [0.0, 0])
+                    entry[0] += total
+                    entry[1] += count
         return {series_id: (bucket, total / count) for series_id, (total, count) in found.items() if count}
 
-    def _has_data(self, tier, series_id: int, low: int, high: int) -> bool:
-        """Whether `tier` holds anything for the series in [low, high): index seeks only."""
-        if self._rows("SELECT 1 FROM chunks WHERE tier = ? AND series_id = ? AND start > ? AND start < ? LIMIT 1",
-                      (tier.number, series_id, low - tier.span_ms, high)):
+    def _has_data(self, tier: Tier, group: int, series_id: int, low: int, high: int) -> bool:
+        """Whether `tier` holds anything for the group in [low, high): index seeks only."""
+        if self._rows("SELECT 1 FROM chunks WHERE tier = ? AND group_id = ? AND start > ? AND start < ? LIMIT 1",
+                      (tier.number, group, low - tier.span_ms, high)):
             return True
         if tier is RAW:
             return bool(self._rows("SELECT 1 FROM samples WHERE series_id = ? AND time >= ? AND time < ? LIMIT 1",
@@ -217,12 +245,15 @@ class Reader:
         selected = self.series(source, categories)
         low, high = to_ms(start), to_ms(end)
         ids = [s.id for s in selected]
+        groups = self._groups(source, {s.category for s in selected})
         if tier is not None:
             chosen = next((t for t in (RAW, *ROLLUPS) if t.name == tier), None)
             if chosen is None:
                 raise ValueError(f"no tier named {tier!r}")
         elif ids:
-            chosen = planner.choose_tier(low, high, points, lambda t: self._has_data(t, ids[0], low, high))
+            probe_group = self._groups(source, {selected[0].category})
+            chosen = planner.choose_tier(low, high, points, lambda t: self._has_data(
+                t, probe_group[0] if probe_group else -1, ids[0], low, high))
         else:
             chosen = RAW
         plan = planner.plan(chosen, low, high, points, to_ms(interval or 0))
@@ -230,63 +261,68 @@ class Reader:
                   "series": [{**s.as_dict(), "min": [], "avg": [], "max": []} for s in selected]}
         if not selected:
             return result
-        columns = {series_id: planner.Columns(plan.count) for series_id in ids}
+        output = planner.Output(ids, plan.count)
         if chosen is RAW:
-            self._fold_raw(source, ids, plan, low, high, columns)
+            self._fold_raw(source, groups, plan, low, high, output)
         else:
             # A rollup tier answers whole buckets: the range widens to the tier's grid, and the
             # head's samples are taken over the same widened range.
             low, high = plan.origin, plan.end
-            self._fold_rollups(chosen, ids, plan, high, columns)
-        self._fold_head(ids, plan, low, high, columns)
-        filled = sum(c.counts for c in columns.values())
-        buckets = np.flatnonzero(filled).tolist()
+            self._fold_rollups(chosen, groups, ids, plan, high, output)
+        self._fold_head(ids, plan, low, high, output)
+        buckets = np.flatnonzero(output.counts.sum(axis=0)).tolist()
         if interval:
             buckets = _with_gaps(buckets, gap_buckets=1 + 2 * to_ms(interval) / plan.width)
         picked = None
         if len(buckets) != plan.count:
             picked = np.array([b if isinstance(b, int) else -1 for b in buckets], np.int64)
         result["times"] = [(plan.origin + (bucket + 0.5) * plan.width) / 1000 for bucket in buckets]
-        for entry, series_id in zip(result["series"], ids):
-            entry["min"], entry["avg"], entry["max"] = columns[series_id].results(picked)
+        for row, entry in enumerate(result["series"]):
+            entry["min"], entry["avg"], entry["max"] = output.results(row, picked)
         return result
 
-    def _fold_raw(self, source, ids, plan, low, high, columns) -> None:
-        for window_times, blobs in self._raw_windows(source, ids, low, high - 1, decode=decode_times_array):
-            shared = planner.Grouping(window_times, plan, low, high)
-            if not len(shared):
+    def _fold_raw(self, source, groups, plan, low, high, output) -> None:
+        for times, blobs in self._raw_blocks(source, groups, low, high):
+            grouping = planner.Grouping(times, plan, low, high)
+            if not len(grouping):
                 continue
-            for series_id, blob in blobs.items():
-                times, values = self._decoded(decode_raw_array, blob, window_times)
-                grouping = shared if times is window_times else planner.Grouping(times, plan, low, high)
-                columns[series_id].fold_values(values, grouping)
+            for blob in blobs:
+                block_ids, values = self._decoded(decode_raw_block, blob)
+                if values.shape[1] != len(times):
+                    raise StoreError(f"{self.path}: a raw block does not match its window")
+                block_rows, rows = output.rows(block_ids)
+                output.fold_values(rows, values[block_rows], grouping)
 
-    def _fold_rollups(self, tier, ids, plan, high, columns) -> None:
-        for series_id, start, blob in self._rows(
-                f"SELECT series_id, start, data FROM chunks WHERE tier = ? AND series_id IN ({_marks(ids)})"
-                " AND start > ? AND start < ?",
-                (tier.number, *ids, plan.origin - tier.span_ms, high)):
-            starts, *aggregates = self._decoded(decode_rollup_arrays, blob, start, tier.step_ms)
-            columns[series_id].fold_buckets(planner.Grouping(starts, plan, plan.origin, high), *aggregates)
-        self._fold_grouped(columns, (
+    def _fold_rollups(self, tier, groups, ids, plan, high, output) -> None:
+        if groups:
+            for start, blob in self._rows(
+                    f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
+                    " AND start > ? AND start < ?", (tier.number, *groups, plan.origin - tier.span_ms, high)):
+                block_ids, *aggregates = self._decoded(decode_rollup_block, blob)
+                grid = start + tier.step_ms * np.arange(aggregates[0].shape[1], dtype=np.int64)
+                block_rows, rows = output.rows(block_ids)
+                output.fold_buckets(rows, planner.Grouping(grid, plan, plan.origin, high),
+                                    *(column[block_rows] for column in aggregates))
+        self._fold_grouped(output, (
             f"SELECT series_id, (start - ?) / ? AS bucket, min(min), max(max), sum(sum), sum(count)"
             f" FROM rollups WHERE tier = ? AND series_id IN ({_marks(ids)}) AND start >= ? AND start < ?"
             f" GROUP BY series_id, bucket"), (plan.origin, plan.width, tier.number, *ids, plan.origin, high))
 
-    def _fold_head(self, ids, plan, low, high, columns) -> None:
-        self._fold_grouped(columns, (
+    def _fold_head(self, ids, plan, low, high, output) -> None:
+        self._fold_grouped(output, (
             f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
             f" FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
             f" GROUP BY series_id, bucket"), (plan.origin, plan.width, *ids, low, high))
 
-    def _fold_grouped(self, columns, sql: str, parameters) -> None:
+    def _fold_grouped(self, output, sql: str, parameters) -> None:
         """Rows of (series, bucket, min, max, sum, count), aggregated by SQLite, folded in."""
-        by_series: dict[int, list] = {}
-        for row in self._rows(sql, parameters):
-            by_series.setdefault(row[0], []).append(row[1:])
-        for series_id, rows in by_series.items():
-            bucket, low_value, high_value, total, count = (np.array(column) for column in zip(*rows))
-            columns[series_id].merge(bucket.astype(np.int64), low_value, high_value, total, count)
+        rows = self._rows(sql, parameters)
+        if not rows:
+            return
+        series, bucket, low_value, high_value, total, count = (np.array(column) for column in zip(*rows))
+        output.merge_cells(np.array([output.row_of[i] for i in series.tolist()]), bucket.astype(np.int64),
+                           low_value.astype(float), high_value.astype(float), total.astype(float),
+                           count.astype(np.int64))
 
 
 def _marks(items) -> str:

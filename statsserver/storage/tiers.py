@@ -50,6 +50,10 @@ BY_NUMBER = {tier.number: tier for tier in TIERS}
 # its window open. Later arrivals are merged into the chunk; this only makes them rare.
 COMPACTION_MARGIN_MS = 30 * SECOND
 
+# Head rows are moved into their (possibly still open) window's block in steps of this much, so
+# the head stays short: queries read it row by row.
+HEAD_MS = MINUTE
+
 # A rollup tier's open chunk is rewritten once this many complete buckets wait in the rollups
 # table, so that table stays small (queries read it) without re-encoding a chunk at every bucket.
 ROLLUP_BATCH = 30
