@@ -115,11 +115,13 @@ def decode_matrix(data: bytes, offset: int, rows: int, length: int) -> tuple[np.
         offset += cells * width
     except (ValueError, KeyError, struct.error) as error:
         raise CodecError(f"corrupt block: {error}") from None
-    deltas = planes.reshape(width, cells).T.copy().view(dtype).reshape(rows, max(length - 1, 0))
+    deltas = _from_planes(planes, width, cells).reshape(rows, max(length - 1, 0))
     numbers = np.empty((rows, length), np.int64)
     if length:
         numbers[:, 0] = bases
-        np.cumsum(deltas.astype(np.int64) * factors[:, None], axis=1, out=numbers[:, 1:])
+        if (factors != 1).any():
+            deltas *= factors[:, None]
+        np.cumsum(deltas, axis=1, out=numbers[:, 1:])
         numbers[:, 1:] += bases[:, None]
     values = numbers * steps[:, None]
     partial = np.flatnonzero(flags & 1)
@@ -134,6 +136,13 @@ def decode_matrix(data: bytes, offset: int, rows: int, length: int) -> tuple[np.
         values[row] = np.where(np.isnan(values[row]), np.nan, raw.reshape(length))
         offset += 8 * length
     return values, offset
+
+
+def _from_planes(planes: np.ndarray, width: int, cells: int) -> np.ndarray:
+    """Undo the byte shuffle into int64."""
+    if width == 1:
+        return planes.view(np.int8).astype(np.int64)
+    return planes.reshape(width, cells).T.copy().view(dict(_WIDTHS)[width]).reshape(cells).astype(np.int64)
 
 
 def encode_raw_block(ids: list[int], values: np.ndarray, units: list[str]) -> bytes:
@@ -164,7 +173,10 @@ def decode_raw_block(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def encode_rollup_block(ids: list[int], mins, maxs, sums, counts, units: list[str]) -> bytes:
-    """Matrices of one tier's buckets over a chunk's span; count 0 marks an empty bucket."""
+    """Matrices of one tier's buckets over a chunk's span; count 0 marks an empty bucket.
+
+    The four are stacked into one matrix (min rows, max rows, mean rows, count rows), so a block
+    decodes in one pass."""
     empty = counts == 0
     with np.errstate(all="ignore"):
         means = np.where(empty, np.nan, sums / np.where(empty, 1, counts))
@@ -172,9 +184,9 @@ def encode_rollup_block(ids: list[int], mins, maxs, sums, counts, units: list[st
     maxs = np.where(empty, np.nan, maxs)
     steps = steps_for(units, np.concatenate([mins, maxs, means], axis=1), ROLLUP_DIGITS)
     header = _BLOCK.pack(_ROLLUP, len(ids), counts.shape[1])
-    return compress([header, encode_ints(ids, 1), encode_matrix(mins, steps, masks=False),
-                     encode_matrix(maxs, steps, masks=False), encode_matrix(means, steps, masks=False),
-                     encode_matrix(counts.astype(np.float64), np.ones(len(ids)))])
+    stacked = np.concatenate([mins, maxs, means, counts.astype(np.float64)])
+    all_steps = np.concatenate([steps, steps, steps, np.ones(len(ids))])
+    return compress([header, encode_ints(ids, 1), encode_matrix(stacked, all_steps, masks=False)])
 
 
 def decode_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -182,14 +194,10 @@ def decode_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray
     data = decompress(blob)
     ids, length, offset = _read_header(data, _ROLLUP)
     rows = len(ids)
-    mins, offset = decode_matrix(data, offset, rows, length)
-    maxs, offset = decode_matrix(data, offset, rows, length)
-    means, offset = decode_matrix(data, offset, rows, length)
-    counts, _ = decode_matrix(data, offset, rows, length)
+    stacked, _ = decode_matrix(data, offset, 4 * rows, length)
+    mins, maxs, means, counts = (stacked[k * rows:(k + 1) * rows] for k in range(4))
     counts = counts.astype(np.int64)
     empty = counts == 0
     if empty.any():
         mins[empty] = maxs[empty] = np.nan
     return ids, mins, maxs, means * counts, counts
-
-

@@ -118,7 +118,10 @@ class Output:
 
     def merge(self, rows: np.ndarray, buckets: np.ndarray, mins, maxs, sums, counts) -> None:
         """Fold in a matrix (rows x buckets); neither holds an index twice."""
-        cells = np.ix_(rows, buckets)
+        if _consecutive(rows) and _consecutive(buckets):  # the usual case: views, no fancy indexing
+            cells = (slice(rows[0], rows[-1] + 1), slice(buckets[0], buckets[-1] + 1))
+        else:
+            cells = np.ix_(rows, buckets)
         self.mins[cells] = np.fmin(self.mins[cells], mins)
         self.maxs[cells] = np.fmax(self.maxs[cells], maxs)
         self.sums[cells] += sums
@@ -168,16 +171,28 @@ class Output:
                    np.fmax.reduceat(maxs, firsts, axis=1), np.add.reduceat(sums, firsts, axis=1),
                    np.add.reduceat(counts, firsts, axis=1))
 
-    def results(self, row: int, picked: np.ndarray | None) -> tuple[list, list, list]:
-        """(min, avg, max) lists of one series at the `picked` buckets (all when None; -1 is a
-        gap marker), None where a bucket has no data."""
-        counts, mins, maxs = self.counts[row], self.mins[row], self.maxs[row]
-        averages = self.sums[row] / np.maximum(counts, 1)
+    def results(self, picked: np.ndarray | None) -> list[tuple[list, list, list]]:
+        """(min, avg, max) lists per series at the `picked` buckets (all when None; -1 is a gap
+        marker), None where a bucket has no data."""
+        counts, mins, maxs = self.counts, self.mins, self.maxs
+        averages = self.sums / np.maximum(counts, 1)
         if picked is not None:
-            counts = np.append(counts, 0)[picked]
-            mins, maxs, averages = (np.append(column, 0.0)[picked] for column in (mins, maxs, averages))
-        if counts.all():
-            return mins.tolist(), averages.tolist(), maxs.tolist()
+            pad = ((0, 0), (0, 1))
+            counts = np.pad(counts, pad)[:, picked]
+            mins, maxs, averages = (np.pad(column, pad)[:, picked] for column in (mins, maxs, averages))
         empty = counts == 0
-        return tuple([None if gone else value for value, gone in zip(column.tolist(), empty.tolist())]
-                     for column in (mins, averages, maxs))
+        columns = [column.tolist() for column in (mins, averages, maxs)]
+        results = []
+        for row, gaps in enumerate(empty.any(axis=1).tolist()):
+            if not gaps:
+                results.append((columns[0][row], columns[1][row], columns[2][row]))
+                continue
+            marks = empty[row].tolist()
+            results.append(tuple([None if gone else value for value, gone in zip(column[row], marks)]
+                                 for column in columns))
+        return results
+
+
+def _consecutive(indexes: np.ndarray) -> bool:
+    return len(indexes) > 0 and int(indexes[-1]) - int(indexes[0]) == len(indexes) - 1 and \
+        (len(indexes) < 3 or bool((np.diff(indexes) == 1).all()))

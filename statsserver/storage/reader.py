@@ -63,15 +63,12 @@ class Reader:
         return rows[0][0] if rows else None
 
     def series(self, source: str, categories: list[str] | None = None) -> list[Series]:
+        wanted = "" if categories is None else f" AND category IN ({_marks(categories)})"
         rows = self._rows(
             "SELECT series.id, sources.name, category, label, unit, kind, graph, description"
             " FROM series JOIN sources ON sources.id = series.source_id"
-            " WHERE sources.name = ? ORDER BY category, series.id", (source,))
-        found = [Series(*row[:6], bool(row[6]), row[7]) for row in rows]
-        if categories is not None:
-            wanted = set(categories)
-            found = [s for s in found if s.category in wanted]
-        return found
+            f" WHERE sources.name = ?{wanted} ORDER BY category, series.id", (source, *(categories or ())))
+        return [Series(*row[:6], bool(row[6]), row[7]) for row in rows]
 
     def _decoded(self, decode, *arguments):
         try:
@@ -277,8 +274,8 @@ class Reader:
         if len(buckets) != plan.count:
             picked = np.array([b if isinstance(b, int) else -1 for b in buckets], np.int64)
         result["times"] = [(plan.origin + (bucket + 0.5) * plan.width) / 1000 for bucket in buckets]
-        for row, entry in enumerate(result["series"]):
-            entry["min"], entry["avg"], entry["max"] = output.results(row, picked)
+        for entry, (lows, averages, highs) in zip(result["series"], output.results(picked)):
+            entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
 
     def _fold_raw(self, source, groups, plan, low, high, output) -> None:

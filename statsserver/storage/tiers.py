@@ -34,13 +34,15 @@ class Tier:
 
 
 RAW = Tier(0, "raw", 0, 10 * MINUTE, "keep_raw")
+# About 720 buckets a chunk: a chart reads two or three blocks, and retention, which deletes
+# whole chunks, overshoots by at most one span.
 ROLLUPS: tuple[Tier, ...] = (
-    Tier(1, "10s", 10 * SECOND, HOUR, "keep_raw"),
-    Tier(2, "1m", MINUTE, 6 * HOUR, "keep_minutes"),
-    Tier(3, "5m", 5 * MINUTE, DAY, "keep_minutes"),
-    Tier(4, "30m", 30 * MINUTE, 7 * DAY, "keep_hours"),
-    Tier(5, "2h", 2 * HOUR, 30 * DAY, "keep_hours"),
-    Tier(6, "8h", 8 * HOUR, 120 * DAY, "keep_hours"),
+    Tier(1, "10s", 10 * SECOND, 2 * HOUR, "keep_raw"),
+    Tier(2, "1m", MINUTE, 12 * HOUR, "keep_minutes"),
+    Tier(3, "5m", 5 * MINUTE, 2 * DAY, "keep_minutes"),
+    Tier(4, "30m", 30 * MINUTE, 15 * DAY, "keep_hours"),
+    Tier(5, "2h", 2 * HOUR, 60 * DAY, "keep_hours"),
+    Tier(6, "8h", 8 * HOUR, 240 * DAY, "keep_hours"),
 )
 TIERS: tuple[Tier, ...] = (RAW, *ROLLUPS)
 BY_NUMBER = {tier.number: tier for tier in TIERS}
