@@ -164,12 +164,14 @@ def _read_header(data: bytes, kind: int) -> tuple[np.ndarray, int, int]:
     return ids, length, offset
 
 
-def decode_raw_block(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(series ids, values matrix with NaN where a series has no sample)."""
+def decode_raw_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(series ids, values matrix with NaN where a series has no sample, whether it has none)."""
     data = decompress(blob)
     ids, length, offset = _read_header(data, _RAW)
+    (width,) = _MATRIX.unpack_from(data, offset)
+    complete = not (np.frombuffer(data, np.uint8, len(ids), offset + _MATRIX.size + 24 * len(ids)) & 1).any()
     values, _ = decode_matrix(data, offset, len(ids), length)
-    return ids, values
+    return ids, values, complete
 
 
 def encode_rollup_block(ids: list[int], mins, maxs, sums, counts, units: list[str]) -> bytes:

@@ -155,7 +155,7 @@ class Maintenance:
             for (blob,) in self.db.execute(
                     f"SELECT data FROM chunks WHERE tier = 0 AND start = ? AND group_id IN ({_marks(groups)})",
                     (start, *groups)):
-                ids, values = decode_raw_block(blob)
+                ids, values, _ = decode_raw_block(blob)
                 for series_id, row in zip(ids.tolist(), values.tolist()):
                     series[series_id].update((t, v) for t, v in zip(old_times, row) if v == v)
         replaced = {}

@@ -135,13 +135,14 @@ class Output:
         self.sums[cells] += sums
         self.counts[cells] += counts
 
-    def fold_values(self, rows: np.ndarray, values: np.ndarray, grouping: Grouping) -> None:
-        """Raw samples: a row per series at the times `grouping` was made from (NaN: none)."""
+    def fold_values(self, rows: np.ndarray, values: np.ndarray, grouping: Grouping, complete: bool = False) -> None:
+        """Raw samples: a row per series at the times `grouping` was made from (NaN: none;
+        `complete` says there is none)."""
         if not len(grouping) or not len(rows):
             return
         run = values[:, grouping.start:grouping.stop]
-        present = ~np.isnan(run)
-        if present.all():
+        present = None if complete else ~np.isnan(run)
+        if complete or present.all():
             if grouping.trivial:
                 self.merge(rows, grouping.buckets, run, run, run, 1)
                 return

@@ -79,7 +79,15 @@ class Writer:
                 metrics: dict[str, Metric]) -> None:
         # A reading that is not a finite number is no reading: it is left out, not stored as a
         # value the codec and the charts would have to guess about.
-        rows = [(self._series_id(source_id, category, label, metrics[category]), to_ms(time), number)
+        known: dict[tuple[str, str], int] = {}  # a batch names each series many times: look it up once
+
+        def series_id(category: str, label: str) -> int:
+            found = known.get((category, label))
+            if found is None:
+                found = known[category, label] = self._series_id(source_id, category, label, metrics[category])
+            return found
+
+        rows = [(series_id(category, label), round(time * 1000), number)
                 for category, label, time, value in points
                 if (number := _finite(value)) is not None and _finite(time) is not None]
         # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
@@ -140,6 +148,8 @@ class Writer:
 
 
 def _finite(value) -> float | None:
+    if value.__class__ is float:  # the usual case, without the cost of a try and a call
+        return value if value - value == 0.0 else None
     try:
         number = float(value)
     except (TypeError, ValueError):
