@@ -20,7 +20,7 @@ shuffled into planes, then zlib. Rows that cannot be quantised are kept as float
 
 from __future__ import annotations
 
-import math
+import functools
 import struct
 
 import numpy as np
@@ -36,10 +36,24 @@ _LIMIT = float(1 << 62)
 _WIDTHS = ((1, np.int8), (2, np.int16), (4, np.int32), (8, np.int64))
 
 
+def _strict(decode):
+    """Bytes that do not parse are a CodecError, whatever part of the parsing notices."""
+    @functools.wraps(decode)
+    def checked(*arguments):
+        try:
+            return decode(*arguments)
+        except (struct.error, ValueError, IndexError, KeyError, TypeError) as error:
+            if isinstance(error, CodecError):
+                raise
+            raise CodecError(f"corrupt block: {error}") from None
+    return checked
+
+
 def encode_times(times: list[int]) -> bytes:
     return compress([encode_ints(times, 2)])
 
 
+@_strict
 def decode_times_array(blob: bytes) -> np.ndarray:
     return decode_ints_array(decompress(blob))[0]
 
@@ -164,6 +178,7 @@ def _read_header(data: bytes, kind: int) -> tuple[np.ndarray, int, int]:
     return ids, length, offset
 
 
+@_strict
 def decode_raw_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, bool]:
     """(series ids, values matrix with NaN where a series has no sample, whether it has none)."""
     data = decompress(blob)
@@ -191,6 +206,7 @@ def encode_rollup_block(ids: list[int], mins, maxs, sums, counts, units: list[st
     return compress([header, encode_ints(ids, 1), encode_matrix(stacked, all_steps, masks=False)])
 
 
+@_strict
 def decode_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(series ids, mins, maxs, sums, counts); empty buckets have count 0 and NaN elsewhere."""
     data = decompress(blob)
