@@ -37,7 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
-from itertools import accumulate, repeat
+from itertools import repeat
 from operator import add, mul
 from pathlib import Path
 

@@ -12,7 +12,7 @@ directions of `network.eth0`) over one window, as matrices with a row per series
 Grouping by category is what makes queries cheap: a chart reads a few blocks, and a block is
 decoded for all its series at once, by numpy, instead of one Python call per series per chunk.
 
-Each row is quantised to its own step (codec.precision; rollups to four significant digits of
+Each row is quantised to its own step (steps_for; rollups to four significant digits of
 the row's largest value when that is coarser), delta-encoded along time, divided by the row's
 common factor, and the whole matrix is stored in the narrowest integer width with its bytes
 shuffled into planes, then zlib. Rows that cannot be quantised are kept as floats.
@@ -123,7 +123,8 @@ def decode_matrix(data: bytes, offset: int, rows: int, length: int) -> tuple[np.
         offset += 8 * rows
         flags = np.frombuffer(data, np.uint8, rows, offset)
         offset += rows
-        dtype = dict(_WIDTHS)[width]
+        if width not in dict(_WIDTHS):
+            raise CodecError(f"corrupt block: an integer width of {width}")
         cells = rows * max(length - 1, 0)
         planes = np.frombuffer(data, np.uint8, cells * width, offset)
         offset += cells * width

@@ -13,7 +13,7 @@ from statsserver.collectors.base import gauge
 from statsserver.storage import Reader, Writer
 from statsserver.storage.migrations import MIGRATIONS, migrate
 from statsserver.storage.planner import Plan, finest_tier_for
-from statsserver.storage.tiers import BY_NUMBER, DAY, HOUR, RAW, ROLLUPS, TIERS
+from statsserver.storage.tiers import BY_NUMBER, DAY, HOUR, RAW, TIERS
 
 METRICS = {"cpu": gauge("%"), "load": gauge("")}
 T0 = 1_699_999_200.0  # on a whole hour
