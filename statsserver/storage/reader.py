@@ -267,13 +267,18 @@ class Reader:
             low, high = plan.origin, plan.end
             self._fold_rollups(chosen, groups, ids, plan, high, output)
         self._fold_head(ids, plan, low, high, output)
-        buckets = np.flatnonzero(output.counts.sum(axis=0)).tolist()
-        if interval:
-            buckets = _with_gaps(buckets, gap_buckets=1 + 2 * to_ms(interval) / plan.width)
-        picked = None
-        if len(buckets) != plan.count:
-            picked = np.array([b if isinstance(b, int) else -1 for b in buckets], np.int64)
-        result["times"] = [(plan.origin + (bucket + 0.5) * plan.width) / 1000 for bucket in buckets]
+        buckets = np.flatnonzero(output.counts.sum(axis=0))
+        picked, centres = buckets, buckets + 0.5
+        if interval and len(buckets) > 1:
+            gaps = np.flatnonzero(np.diff(buckets) > 1 + 2 * to_ms(interval) / plan.width)
+            if len(gaps):
+                # A marker bucket (picked -1: every series null) just after each bucket that
+                # precedes a gap, so a chart draws a hole rather than a line across it.
+                picked = np.insert(buckets, gaps + 1, -1)
+                centres = np.insert(centres, gaps + 1, buckets[gaps] + 1.0)
+        if len(picked) == plan.count:
+            picked = None
+        result["times"] = ((plan.origin + centres * plan.width) / 1000).tolist()
         for entry, (lows, averages, highs) in zip(result["series"], output.results(picked)):
             entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
@@ -341,15 +346,3 @@ class Reader:
 
 def _marks(items) -> str:
     return ",".join("?" * len(items))
-
-
-def _with_gaps(buckets: list[int], gap_buckets: float) -> list[float]:
-    """Put a marker bucket (which no row fills, so it stays null) into each gap in the data."""
-    if not buckets:
-        return buckets
-    result: list[float] = [buckets[0]]
-    for previous, bucket in zip(buckets, buckets[1:]):
-        if bucket - previous > gap_buckets:
-            result.append(previous + 0.5)
-        result.append(bucket)
-    return result

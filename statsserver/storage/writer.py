@@ -126,12 +126,13 @@ class Writer:
         With `budget` (seconds) it stops early and the next call carries on.
         """
         kept = retention(keep or {}, max_age)
-        with self._lock:
-            try:
-                return compaction.Maintenance(self.db, self._transaction, kept, to_ms(now), budget,
-                                              between_steps).run()
-            except sqlite3.Error as error:
-                raise StoreError(f"{self.path}: maintenance failed: {error}") from None
+        # Not under the writer's lock as a whole: each step takes it for its own transaction, so
+        # in `statsserver run` the server's pushed points get in between steps.
+        try:
+            return compaction.Maintenance(self.db, self._transaction, kept, to_ms(now), budget,
+                                          between_steps).run()
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: maintenance failed: {error}") from None
 
     def expire(self, older_than: float) -> int:
         """Delete everything older than `older_than` (Unix time) at every tier; returns rows deleted."""
