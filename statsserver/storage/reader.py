@@ -314,8 +314,16 @@ class Reader:
             f" GROUP BY series_id, bucket"), (plan.origin, plan.width, tier.number, *ids, plan.origin, high))
 
     def _fold_head(self, ids, plan, low, high, output) -> None:
-        # Rows come in primary-key order (series, time): numpy groups them faster than a GROUP BY,
-        # which sorts them again in a temporary b-tree.
+        if plan.tier is not RAW:
+            # Wide buckets: the last minute or two of samples fall in one or two of them, and
+            # SQLite's GROUP BY hands back a row per series.
+            self._fold_grouped(output, (
+                f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
+                f" FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
+                f" GROUP BY series_id, bucket"), (plan.origin, plan.width, *ids, low, high))
+            return
+        # Narrow buckets: rows come in primary-key order (series, time) and numpy groups them
+        # faster than a GROUP BY, which sorts them again in a temporary b-tree.
         rows = self._rows(f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
                           " AND time >= ? AND time < ?", (*ids, low, high))
         if not rows:

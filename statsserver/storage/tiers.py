@@ -1,9 +1,9 @@
 """The resolutions the store keeps, declared as data: adding a tier is adding a row here.
 
-Tier 0 is raw: samples as they were taken, compacted per RAW_WINDOW_MS into chunks. Each rollup
-tier keeps, per series and per bucket of `step_ms`, the min, max, sum and count of the raw
-samples in it, so that averages merge exactly and spikes survive. Rollup buckets are filled while
-raw windows are compacted, then packed into chunks of `span_ms` each.
+Tier 0 is raw: samples as they were taken, compacted into blocks of one window (`span_ms`).
+Each rollup tier keeps, per series and per bucket of `step_ms`, the min, max, sum and count of
+the raw samples in it, so that averages merge exactly and spikes survive. Rollup buckets are
+filled while the head is compacted, then packed into chunks of `span_ms` each.
 
 The steps form a ladder about six apart, because the query planner reads the coarsest tier that
 still gives the asked number of points: with a ratio of six it never decodes more than about six
@@ -47,9 +47,9 @@ ROLLUPS: tuple[Tier, ...] = (
 TIERS: tuple[Tier, ...] = (RAW, *ROLLUPS)
 BY_NUMBER = {tier.number: tier for tier in TIERS}
 
-# A raw window is compacted once it ended this long ago, so that a sample taken just before the
-# window's end and stored a moment later (by the collector, or pushed to the server) still finds
-# its window open. Later arrivals are merged into the chunk; this only makes them rare.
+# Head rows are compacted once they are this old, so that a sample taken a moment ago and
+# stored a moment later (by the collector, or pushed to the server) still lands in the head.
+# Later arrivals are merged into their window's block; the margin only makes them rare.
 COMPACTION_MARGIN_MS = 30 * SECOND
 
 # Head rows are moved into their (possibly still open) window's block in steps of this much, so
