@@ -19,8 +19,8 @@ log = logging.getLogger("statsserver")
 
 # The settings a command offers as flags of their own; any other is reachable with --set.
 FLAGS = {
-    "run": ["directory", "database", "interval", "max_age", "processes", "plugins_dir", "host", "port"],
-    "collect": ["directory", "database", "interval", "max_age", "processes", "plugins_dir"],
+    "run": ["directory", "database", "interval", "max_age", "keep_raw", "processes", "plugins_dir", "host", "port"],
+    "collect": ["directory", "database", "interval", "max_age", "keep_raw", "processes", "plugins_dir"],
     "serve": ["directory", "database", "host", "port"],
 }
 

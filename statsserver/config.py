@@ -40,6 +40,10 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def parse_optional_duration(text: str) -> float | None:
+    return parse_duration(text) if text.strip() else None
+
+
 def format_duration(seconds: float) -> str:
     for suffix in "ywdhm":
         unit = _DURATION_UNITS[suffix]
@@ -127,9 +131,19 @@ SETTINGS: tuple[Setting, ...] = (
             "a file name", "The SQLite database file, inside `directory`."),
     Setting("generator", "interval", "1", number_between(0.1, 3600),
             "seconds from 0.1 to 3600", "How often a sample is taken; fractions allowed."),
-    Setting("generator", "max_age", "7d", parse_duration,
+    Setting("generator", "max_age", "", parse_optional_duration,
+            "a duration such as 3600s, 90m, 12h, 90d, 2w, 1y, or empty for no cap",
+            "The longest anything is kept, at every resolution: caps keep_raw, keep_minutes and "
+            "keep_hours. Deletion goes by whole chunks, so data may outlive it by one chunk."),
+    Setting("generator", "keep_raw", "7d", parse_duration,
             "a duration such as 3600s, 90m, 12h, 90d, 2w, 1y",
-            "How long samples are kept; older ones are deleted."),
+            "How long samples are kept as taken (and their 10-second rollups, and process lists)."),
+    Setting("generator", "keep_minutes", "90d", parse_duration,
+            "a duration such as 3600s, 90m, 12h, 90d, 2w, 1y",
+            "How long the 1-minute and 5-minute rollups (min, max, average) are kept."),
+    Setting("generator", "keep_hours", "5y", parse_duration,
+            "a duration such as 3600s, 90m, 12h, 90d, 2w, 1y",
+            "How long the 30-minute, 2-hour and 8-hour rollups are kept."),
     Setting("generator", "processes", "10", number_between(0, 1000, int),
             "a whole number from 0 to 1000",
             "How many of the top processes (by CPU and by memory) are kept per sample; 0 turns "
@@ -307,6 +321,8 @@ def describe(config: Config) -> str:
             shown = ", ".join(shown)
         elif value.setting.parse is parse_duration:
             shown = format_duration(shown)
+        elif value.setting.parse is parse_optional_duration:
+            shown = format_duration(shown) if shown else "none"
         elif isinstance(shown, bool):
             shown = str(shown).lower()
         elif isinstance(shown, float):

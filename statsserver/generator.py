@@ -19,9 +19,12 @@ from .storage import StoreError, Writer
 
 log = logging.getLogger(__name__)
 
-# Deleting expired samples is cheap but not free; once a minute keeps the store within
-# max_age plus a minute.
-EXPIRE_EVERY_SECONDS = 60.0
+# Maintenance (compaction, rollups, retention) once a minute keeps the head small: a raw window
+# is compacted a minute or so after it closes.
+MAINTAIN_EVERY_SECONDS = 60.0
+# One maintenance run stops after this long and the next carries on, so a large backlog (a
+# database migrated from the row-per-sample schema) never holds up sampling for long.
+MAINTAIN_BUDGET_SECONDS = 5.0
 
 try:
     import fcntl
@@ -72,10 +75,14 @@ class WriterLock:
             self.handle = None
 
 
-def expire_if_alone(writer: Writer, config) -> bool:
-    """Apply retention when no collector does (a server that only takes pushed data).
+def retention_settings(config) -> dict[str, float]:
+    return {key: getattr(config.generator, key) for key in ("keep_raw", "keep_minutes", "keep_hours")}
 
-    Returns whether it ran: with a collector on the database, retention is the collector's job.
+
+def maintain_if_alone(writer: Writer, config) -> bool:
+    """Compact and apply retention when no collector does (a server that only takes pushes).
+
+    Returns whether it ran: with a collector on the database, maintenance is the collector's job.
     """
     lock = WriterLock(config.database_path)
     try:
@@ -83,7 +90,8 @@ def expire_if_alone(writer: Writer, config) -> bool:
     except AlreadyRunning:
         return False
     try:
-        writer.expire(time.time() - config.generator.max_age)
+        writer.maintain(time.time(), retention_settings(config), config.generator.max_age,
+                        budget=MAINTAIN_BUDGET_SECONDS)
     finally:
         lock.release()
     return True
@@ -107,6 +115,7 @@ class Generator:
         self.config = config
         self.interval = config.generator.interval
         self.max_age = config.generator.max_age
+        self.keep = retention_settings(config)
         self.source = source or socket.gethostname()
         self.sampler = sampler or build_sampler(config)
         self.clock = clock
@@ -147,14 +156,16 @@ class Generator:
             self._store_failing = False
         self.samples_written += 1
 
-    def expire(self) -> None:
+    def maintain(self) -> None:
         try:
-            deleted = self.writer.expire(self.clock() - self.max_age)
+            report = self.writer.maintain(self.clock(), self.keep, self.max_age, budget=MAINTAIN_BUDGET_SECONDS)
         except StoreError as error:
             log.error("%s", error)
             return
-        if deleted:
-            log.debug("deleted %d expired rows", deleted)
+        if report.windows or any(report.deleted.values()):
+            log.debug("maintenance: %d windows compacted, %d rollup chunks written, deleted %s%s",
+                      report.windows, report.rollup_chunks, report.deleted,
+                      "" if report.finished else "; more next time")
 
     def run(self, stop: threading.Event) -> None:
         self.open()
@@ -166,15 +177,15 @@ class Generator:
         When a sample takes longer than an interval, the missed ticks are skipped, not caught up.
         """
         try:
-            self.expire()
-            next_expiry = time.monotonic() + EXPIRE_EVERY_SECONDS
+            self.maintain()
+            next_maintenance = time.monotonic() + MAINTAIN_EVERY_SECONDS
             next_tick = time.monotonic()
             while not stop.is_set():
                 self.step()
                 now = time.monotonic()
-                if now >= next_expiry:
-                    self.expire()
-                    next_expiry = now + EXPIRE_EVERY_SECONDS
+                if now >= next_maintenance:
+                    self.maintain()
+                    next_maintenance = now + MAINTAIN_EVERY_SECONDS
                 next_tick += self.interval
                 if next_tick < now:
                     next_tick = now + self.interval - (now - next_tick) % self.interval

@@ -18,7 +18,8 @@ def test_defaults_without_any_file(tmp_path, monkeypatch):
     config = load(environ={})
     assert config.file is None
     assert config.generator.interval == 1.0
-    assert config.generator.max_age == 7 * 86400
+    assert config.generator.max_age is None  # no cap: the keep_* settings decide
+    assert config.generator.keep_raw == 7 * 86400 and config.generator.keep_hours == 5 * 365 * 86400
     assert config.generator.processes == 10
     assert config.server.port == 5050 and config.server.host == "0.0.0.0"
     assert all(value.origin == "default" for value in config.values.values())

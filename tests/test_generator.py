@@ -50,7 +50,7 @@ def test_retention_uses_max_age(make_config):
             generator.writer.write("h", now[0] - 7200, sample.values, sample.metrics)  # two hours old
             generator.writer.write("h", now[0] - 60, sample.values, sample.metrics)
             now[0] += 1
-        generator.expire()
+        generator.maintain()
     finally:
         generator.close()
     result = Reader(config.database_path).query("h", now[0] - 10_000, now[0], points=10_000)
@@ -78,8 +78,8 @@ def test_a_store_failure_is_logged_once_and_sampling_goes_on(make_config, caplog
         generator.close()
 
 
-def test_retention_is_the_collectors_job_while_one_runs(make_config):
-    from statsserver.generator import WriterLock, expire_if_alone
+def test_maintenance_is_the_collectors_job_while_one_runs(make_config):
+    from statsserver.generator import WriterLock, maintain_if_alone
     from statsserver.storage import Writer
 
     config = make_config()
@@ -87,10 +87,10 @@ def test_retention_is_the_collectors_job_while_one_runs(make_config):
     collector_lock = WriterLock(config.database_path)
     collector_lock.acquire()
     try:
-        assert expire_if_alone(writer, config) is False
+        assert maintain_if_alone(writer, config) is False
     finally:
         collector_lock.release()
-    assert expire_if_alone(writer, config) is True
+    assert maintain_if_alone(writer, config) is True
     writer.close()
 
 

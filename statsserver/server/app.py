@@ -17,7 +17,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from .. import __version__
-from ..generator import EXPIRE_EVERY_SECONDS, expire_if_alone
+from ..generator import MAINTAIN_EVERY_SECONDS, maintain_if_alone
 from ..storage import Reader, StoreError, Writer
 from . import api, ingest
 from .auth import AccessControl, cookie_header
@@ -67,17 +67,17 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
         store = Writer(config.database_path)
         app.state.ingest = ingest.IngestWriter(store, config.server.max_series_per_source)
         poller = asyncio.create_task(feed.run())
-        stop_retention = threading.Event()
-        retention = threading.Thread(target=expire_while_serving, args=(store, config, stop_retention),
-                                     name="retention", daemon=True)
-        retention.start()
+        stop_maintenance = threading.Event()
+        maintenance = threading.Thread(target=maintain_while_serving, args=(store, config, stop_maintenance),
+                                     name="maintenance", daemon=True)
+        maintenance.start()
         try:
             yield
         finally:
             feed.close()
             poller.cancel()
-            stop_retention.set()
-            retention.join()  # the store must not close under a running transaction
+            stop_maintenance.set()
+            maintenance.join()  # the store must not close under a running transaction
             app.state.ingest.close()
             store.close()
 
@@ -127,14 +127,14 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
     return app
 
 
-def expire_while_serving(store: Writer, config, stop: threading.Event) -> None:
-    """Pushed data ages out too when no collector runs on this database to do it."""
+def maintain_while_serving(store: Writer, config, stop: threading.Event) -> None:
+    """Pushed data is compacted and ages out too when no collector runs on this database."""
     while not stop.is_set():
         try:
-            expire_if_alone(store, config)
+            maintain_if_alone(store, config)
         except StoreError as error:
             log.error("%s", error)
-        stop.wait(EXPIRE_EVERY_SECONDS)
+        stop.wait(MAINTAIN_EVERY_SECONDS)
 
 
 def login_json(body: bytes) -> dict:

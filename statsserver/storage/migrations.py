@@ -40,6 +40,52 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (source_id, time)
         ) WITHOUT ROWID;
     """),
+    # The samples table stays as the head: what 0001 stored there is simply compacted by the
+    # next maintenance, so this migration moves no data and cannot lose any.
+    ("0002_chunks_and_rollups", """
+        -- The distinct sample times of one source in one closed raw window, shared by every
+        -- series of the source: a sample of 200 series pays for its timestamp once.
+        CREATE TABLE windows (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            times BLOB NOT NULL,
+            UNIQUE (source_id, start)
+        );
+        -- A category of a source: the series one chart shows, stored together in blocks.
+        CREATE TABLE groups (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL,
+            category TEXT NOT NULL,
+            UNIQUE (source_id, category)
+        );
+        -- Compressed blocks of one group: raw values in one window (tier 0), or the buckets of
+        -- one rollup tier over the tier's span. A rowid table, because blocks of a few hundred
+        -- bytes would overflow the pages of a WITHOUT ROWID table.
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            tier INTEGER NOT NULL,
+            group_id INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            UNIQUE (tier, group_id, start)
+        );
+        CREATE INDEX chunks_by_end ON chunks (tier, end);
+        -- Rollup buckets not yet packed into a chunk. A bucket may appear here and in a chunk
+        -- (data that arrived late); readers merge them, which min/max/sum/count allow.
+        CREATE TABLE rollups (
+            tier INTEGER NOT NULL,
+            series_id INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            min REAL NOT NULL,
+            max REAL NOT NULL,
+            sum REAL NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (tier, series_id, start)
+        ) WITHOUT ROWID;
+    """),
 ]
 
 

@@ -1,7 +1,9 @@
 """Reading the store: the catalog, latest values, every value at a moment, and reduced ranges.
 
-Everything that shows data (the CLI, the server) reads through this interface; it is what the
-compressed tiers of the next storage engine must answer too. Times are Unix seconds.
+Everything that shows data (the CLI, the server) reads through this interface. Times are Unix
+seconds. Data lives in three places, and a reader combines them: the head (recent samples, one
+row each), raw blocks (closed windows, compressed, a block per category) and the rollup tiers
+(blocks, plus buckets not yet packed). Readers never block the writer: WAL gives each read a snapshot.
 """
 
 from __future__ import annotations
@@ -9,10 +11,16 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from . import planner
+from .chunks import decode_raw_block, decode_rollup_block, decode_times_array
+from .codec import CodecError
 from .database import StoreError, open_for_reading, to_ms
+from .tiers import RAW, ROLLUPS, Tier
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -31,7 +39,8 @@ class Series:
     description: str
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {"id": self.id, "source": self.source, "category": self.category, "label": self.label,
+                "unit": self.unit, "kind": self.kind, "graph": self.graph, "description": self.description}
 
 
 class Reader:
@@ -54,24 +63,70 @@ class Reader:
         return rows[0][0] if rows else None
 
     def series(self, source: str, categories: list[str] | None = None) -> list[Series]:
+        wanted = "" if categories is None else f" AND category IN ({_marks(categories)})"
         rows = self._rows(
             "SELECT series.id, sources.name, category, label, unit, kind, graph, description"
             " FROM series JOIN sources ON sources.id = series.source_id"
-            " WHERE sources.name = ? ORDER BY category, series.id", (source,))
-        found = [Series(*row[:6], bool(row[6]), row[7]) for row in rows]
-        if categories is not None:
-            wanted = set(categories)
-            found = [s for s in found if s.category in wanted]
-        return found
+            f" WHERE sources.name = ?{wanted} ORDER BY category, series.id", (source, *(categories or ())))
+        return [Series(*row[:6], bool(row[6]), row[7]) for row in rows]
+
+    def _decoded(self, decode, *arguments):
+        try:
+            return decode(*arguments)
+        except CodecError as error:
+            raise StoreError(f"{self.path}: {error}") from None
+
+    def _groups(self, source: str, categories=None) -> list[int]:
+        rows = self._rows("SELECT groups.id, category FROM groups JOIN sources ON sources.id = source_id"
+                          " WHERE sources.name = ?", (source,))
+        return [group for group, category in rows if categories is None or category in categories]
+
+    def _raw_blocks(self, source: str, groups: list[int], low: int, high: int):
+        """(window times, [block blob, ...]) for each raw window overlapping [low, high)."""
+        windows = self._rows(
+            "SELECT windows.start, times FROM windows JOIN sources ON sources.id = source_id"
+            " WHERE sources.name = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
+            (source, low - RAW.span_ms, high))
+        if not windows or not groups:
+            return
+        blobs: dict[int, list[bytes]] = {}
+        for start, data in self._rows(
+                f"SELECT start, data FROM chunks WHERE tier = 0 AND group_id IN ({_marks(groups)})"
+                " AND start > ? AND start < ?", (*groups, low - RAW.span_ms, high)):
+            blobs.setdefault(start, []).append(data)
+        for start, times in windows:
+            yield self._decoded(decode_times_array, times), blobs.get(start, [])
 
     def latest(self, source: str) -> dict[str, dict[str, tuple[float, float]]]:
         """{category: {label: (time, value)}}: each series' newest sample."""
         result: dict[str, dict[str, tuple[float, float]]] = {}
-        for series in self.series(source):
+        catalog = self.series(source)
+        newest: dict[int, tuple[int, float]] = {}
+        for series in catalog:
             rows = self._rows("SELECT time, value FROM samples WHERE series_id = ? ORDER BY time DESC LIMIT 1",
                               (series.id,))
             if rows:
-                result.setdefault(series.category, {})[series.label] = (rows[0][0] / 1000, rows[0][1])
+                newest[series.id] = rows[0]
+        missing = {s.id for s in catalog if s.id not in newest}
+        if missing:  # all of it compacted: the newest raw block that has the series
+            for group in self._groups(source, {s.category for s in catalog if s.id in missing}):
+                found = self._rows(
+                    "SELECT chunks.data, windows.times FROM chunks JOIN windows ON windows.start = chunks.start"
+                    " AND windows.source_id = (SELECT source_id FROM groups WHERE id = ?)"
+                    " WHERE chunks.tier = 0 AND chunks.group_id = ? ORDER BY chunks.start DESC LIMIT 1",
+                    (group, group))
+                if not found:
+                    continue
+                ids, values, _ = self._decoded(decode_raw_block, found[0][0])
+                times = self._decoded(decode_times_array, found[0][1])
+                for series_id, row in zip(ids.tolist(), values):
+                    present = np.flatnonzero(~np.isnan(row))
+                    if series_id in missing and len(present):
+                        newest[series_id] = (int(times[present[-1]]), float(row[present[-1]]))
+        for series in catalog:
+            if series.id in newest:
+                time, value = newest[series.id]
+                result.setdefault(series.category, {})[series.label] = (time / 1000, value)
         return result
 
     def last_time(self, source: str) -> float | None:
@@ -99,7 +154,8 @@ class Reader:
         """Every series' sample nearest to `at`, and the process snapshot nearest to it.
 
         A series with no sample within `tolerance` seconds (by default two sampling intervals)
-        is left out: at that moment it had no value.
+        is left out: at that moment it had no value. Where raw samples have expired, the value is
+        the average of the finest rollup bucket holding `at`, timed at the bucket's centre.
         """
         if tolerance is None:
             interval = self.interval(source)
@@ -107,14 +163,38 @@ class Reader:
         catalog = {s.id: s for s in self.series(source)}
         low, high, target = to_ms(at - tolerance), to_ms(at + tolerance), to_ms(at)
         nearest: dict[int, tuple[int, float]] = {}
+
+        def consider(series_id: int, time: int, value: float) -> None:
+            best = nearest.get(series_id)
+            if best is None or abs(time - target) < abs(best[0] - target):
+                nearest[series_id] = (time, value)
+
         if catalog:
-            marks = ",".join("?" * len(catalog))
+            ids = list(catalog)
             for series_id, time, value in self._rows(
-                    f"SELECT series_id, time, value FROM samples WHERE series_id IN ({marks})"
-                    " AND time BETWEEN ? AND ?", (*catalog, low, high)):
-                best = nearest.get(series_id)
-                if best is None or abs(time - target) < abs(best[0] - target):
-                    nearest[series_id] = (time, value)
+                    f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
+                    " AND time BETWEEN ? AND ?", (*ids, low, high)):
+                consider(series_id, time, value)
+            groups = self._groups(source)
+            for times, blobs in self._raw_blocks(source, groups, low, high + 1):
+                first, last = np.searchsorted(times, low), np.searchsorted(times, high, side="right")
+                if first >= last:
+                    continue
+                window = times[first:last]
+                closest = np.argsort(np.abs(window - target), kind="stable")
+                for blob in blobs:
+                    block_ids, values, _ = self._decoded(decode_raw_block, blob)
+                    for series_id, row in zip(block_ids.tolist(), values[:, first:last]):
+                        present = closest[~np.isnan(row[closest])]
+                        if series_id in catalog and len(present):
+                            consider(series_id, int(window[present[0]]), float(row[present[0]]))
+            missing = [i for i in ids if i not in nearest]
+            for tier in ROLLUPS:
+                if not missing:
+                    break
+                for series_id, (start, value) in self._bucket_at(tier, source, missing, target).items():
+                    nearest[series_id] = (start + tier.step_ms // 2, value)
+                missing = [i for i in missing if i not in nearest]
         values: dict[str, dict[str, dict]] = {}
         for series_id, (time, value) in nearest.items():
             series = catalog[series_id]
@@ -130,56 +210,168 @@ class Reader:
             "processes_time": snapshot[0][0] / 1000 if snapshot else None,
         }
 
+    def _bucket_at(self, tier: Tier, source: str, ids: list[int], at: int) -> dict[int, tuple[int, float]]:
+        """{series id: (bucket start, average)} for the bucket of `tier` that holds `at`."""
+        bucket = at - at % tier.step_ms
+        found: dict[int, list] = {}
+        for series_id, total, count in self._rows(
+                f"SELECT series_id, sum, count FROM rollups WHERE tier = ? AND start = ?"
+                f" AND series_id IN ({_marks(ids)})", (tier.number, bucket, *ids)):
+            found[series_id] = [total, count]
+        wanted = set(ids)
+        groups = self._groups(source)
+        for start, blob in self._rows(
+                f"SELECT start, data FROM chunks WHERE tier = ? AND start > ? AND start <= ?"
+                f" AND group_id IN ({_marks(groups)})", (tier.number, at - tier.span_ms, at, *groups)):
+            block_ids, _, _, sums, counts = self._decoded(decode_rollup_block, blob)
+            column = (bucket - start) // tier.step_ms
+            for series_id, total, count in zip(block_ids.tolist(), sums[:, column].tolist(),
+                                               counts[:, column].tolist()):
+                if series_id in wanted and count:
+                    entry = found.setdefault(series_id, [0.0, 0])
+                    entry[0] += total
+                    entry[1] += count
+        return {series_id: (bucket, total / count) for series_id, (total, count) in found.items() if count}
+
+    def _has_data(self, tier: Tier, group: int, series_id: int, low: int, high: int) -> bool:
+        """Whether `tier` holds anything for the group in [low, high): index seeks only."""
+        if self._rows("SELECT 1 FROM chunks WHERE tier = ? AND group_id = ? AND start > ? AND start < ? LIMIT 1",
+                      (tier.number, group, low - tier.span_ms, high)):
+            return True
+        if tier is RAW:
+            return bool(self._rows("SELECT 1 FROM samples WHERE series_id = ? AND time >= ? AND time < ? LIMIT 1",
+                                   (series_id, low, high)))
+        return bool(self._rows(
+            "SELECT 1 FROM rollups WHERE tier = ? AND series_id = ? AND start > ? AND start < ? LIMIT 1",
+            (tier.number, series_id, low - tier.step_ms, high)))
+
     def query(self, source: str, start: float, end: float, points: int,
-              categories: list[str] | None = None) -> dict:
+              categories: list[str] | None = None, tier: str | None = None) -> dict:
         """The range [start, end) reduced to at most `points` buckets of min, avg and max.
 
         Columnar, as uPlot wants it: one `times` array (bucket centres) and, per series, arrays
         of the same length. A bucket without samples is null. Where the source stopped sampling
         for more than two intervals, a row of nulls is put in, so a chart shows a hole rather
-        than a line across it.
+        than a line across it. The answer comes from the coarsest tier that still gives `points`
+        buckets (see planner); `tier` (a tier name) forces one, and the answer names the tier.
         """
         if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
             raise ValueError("the range must have a finite start before its end")
         if points < 1:
             raise ValueError("points must be at least 1")
         interval = self.interval(source)
-        # Narrower buckets than the sampling interval would only add empty ones.
-        width = max(to_ms(end - start) / points, to_ms(interval or 0), 1)
-        width = math.ceil(width)
         selected = self.series(source, categories)
-        result = {"start": start, "end": end, "step": width / 1000, "times": [],
+        low, high = to_ms(start), to_ms(end)
+        ids = [s.id for s in selected]
+        groups = self._groups(source, {s.category for s in selected})
+        if tier is not None:
+            chosen = next((t for t in (RAW, *ROLLUPS) if t.name == tier), None)
+            if chosen is None:
+                raise ValueError(f"no tier named {tier!r}")
+        elif ids:
+            probe_group = self._groups(source, {selected[0].category})
+            chosen = planner.choose_tier(low, high, points, lambda t: self._has_data(
+                t, probe_group[0] if probe_group else -1, ids[0], low, high))
+        else:
+            chosen = RAW
+        plan = planner.plan(chosen, low, high, points, to_ms(interval or 0))
+        result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [],
                   "series": [{**s.as_dict(), "min": [], "avg": [], "max": []} for s in selected]}
         if not selected:
             return result
-        index = {s.id: i for i, s in enumerate(selected)}
-        low = to_ms(start)
-        marks = ",".join("?" * len(selected))
-        rows = self._rows(
-            f"SELECT series_id, (time - ?) / ? AS bucket, min(value), avg(value), max(value)"
-            f" FROM samples WHERE series_id IN ({marks}) AND time >= ? AND time < ?"
-            f" GROUP BY series_id, bucket", (low, width, *index, low, to_ms(end)))
-        buckets = sorted({row[1] for row in rows})
-        if interval:
-            buckets = _with_gaps(buckets, gap_buckets=1 + 2 * to_ms(interval) / width)
-        position = {bucket: i for i, bucket in enumerate(buckets)}
-        columns = [{name: [None] * len(buckets) for name in ("min", "avg", "max")} for _ in selected]
-        for series_id, bucket, low_value, mean, high_value in rows:
-            column, at = columns[index[series_id]], position[bucket]
-            column["min"][at], column["avg"][at], column["max"][at] = low_value, mean, high_value
-        result["times"] = [(low + (bucket + 0.5) * width) / 1000 for bucket in buckets]
-        for entry, column in zip(result["series"], columns):
-            entry.update(column)
+        output = planner.Output(ids, plan.count)
+        if chosen is RAW:
+            self._fold_raw(source, groups, plan, low, high, output)
+        else:
+            # A rollup tier answers whole buckets: the range widens to the tier's grid, and the
+            # head's samples are taken over the same widened range.
+            low, high = plan.origin, plan.end
+            self._fold_rollups(chosen, groups, ids, plan, high, output)
+        self._fold_head(ids, plan, low, high, output)
+        buckets = np.flatnonzero(output.counts.sum(axis=0))
+        picked, centres = buckets, buckets + 0.5
+        if interval and len(buckets) > 1:
+            gaps = np.flatnonzero(np.diff(buckets) > 1 + 2 * to_ms(interval) / plan.width)
+            if len(gaps):
+                # A marker bucket (picked -1: every series null) just after each bucket that
+                # precedes a gap, so a chart draws a hole rather than a line across it.
+                picked = np.insert(buckets, gaps + 1, -1)
+                centres = np.insert(centres, gaps + 1, buckets[gaps] + 1.0)
+        if len(picked) == plan.count:
+            picked = None
+        result["times"] = ((plan.origin + centres * plan.width) / 1000).tolist()
+        for entry, (lows, averages, highs) in zip(result["series"], output.results(picked)):
+            entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
 
+    def _fold_raw(self, source, groups, plan, low, high, output) -> None:
+        for times, blobs in self._raw_blocks(source, groups, low, high):
+            grouping = planner.Grouping(times, plan, low, high)
+            if not len(grouping):
+                continue
+            for blob in blobs:
+                block_ids, values, complete = self._decoded(decode_raw_block, blob)
+                if values.shape[1] != len(times):
+                    raise StoreError(f"{self.path}: a raw block does not match its window")
+                block_rows, rows = output.rows(block_ids)
+                if len(block_rows) != len(block_ids):  # some of the category was not asked for
+                    values = values[block_rows]
+                output.fold_values(rows, values, grouping, complete)
 
-def _with_gaps(buckets: list[int], gap_buckets: float) -> list[float]:
-    """Put a marker bucket (which no row fills, so it stays null) into each gap in the data."""
-    if not buckets:
-        return buckets
-    result: list[float] = [buckets[0]]
-    for previous, bucket in zip(buckets, buckets[1:]):
-        if bucket - previous > gap_buckets:
-            result.append(previous + 0.5)
-        result.append(bucket)
-    return result
+    def _fold_rollups(self, tier, groups, ids, plan, high, output) -> None:
+        if groups:
+            for start, blob in self._rows(
+                    f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
+                    " AND start > ? AND start < ?", (tier.number, *groups, plan.origin - tier.span_ms, high)):
+                block_ids, *aggregates = self._decoded(decode_rollup_block, blob)
+                grid = start + tier.step_ms * np.arange(aggregates[0].shape[1], dtype=np.int64)
+                block_rows, rows = output.rows(block_ids)
+                if len(block_rows) != len(block_ids):
+                    aggregates = [column[block_rows] for column in aggregates]
+                output.fold_buckets(rows, planner.Grouping(grid, plan, plan.origin, high), *aggregates)
+        self._fold_grouped(output, (
+            f"SELECT series_id, (start - ?) / ? AS bucket, min(min), max(max), sum(sum), sum(count)"
+            f" FROM rollups WHERE tier = ? AND series_id IN ({_marks(ids)}) AND start >= ? AND start < ?"
+            f" GROUP BY series_id, bucket"), (plan.origin, plan.width, tier.number, *ids, plan.origin, high))
+
+    def _fold_head(self, ids, plan, low, high, output) -> None:
+        if plan.tier is not RAW:
+            # Wide buckets: the last minute or two of samples fall in one or two of them, and
+            # SQLite's GROUP BY hands back a row per series.
+            self._fold_grouped(output, (
+                f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
+                f" FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
+                f" GROUP BY series_id, bucket"), (plan.origin, plan.width, *ids, low, high))
+            return
+        # Narrow buckets: rows come in primary-key order (series, time) and numpy groups them
+        # faster than a GROUP BY, which sorts them again in a temporary b-tree.
+        rows = self._rows(f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
+                          " AND time >= ? AND time < ?", (*ids, low, high))
+        if not rows:
+            return
+        series, times, values = (np.array(column) for column in zip(*rows))
+        row_of = output.row_of
+        series_rows = np.array([row_of[i] for i in series.tolist()]) if len(row_of) > 1 else np.zeros(len(series), int)
+        buckets = (times - plan.origin) // plan.width
+        keys = series_rows * plan.count + buckets
+        order = np.argsort(keys, kind="stable")
+        keys, values = keys[order], values.astype(float)[order]
+        firsts = np.concatenate(([0], np.flatnonzero(keys[1:] != keys[:-1]) + 1))
+        sizes = np.diff(np.append(firsts, len(keys)))
+        cells = keys[firsts]
+        output.merge_cells(cells // plan.count, cells % plan.count, np.minimum.reduceat(values, firsts),
+                           np.maximum.reduceat(values, firsts), np.add.reduceat(values, firsts), sizes)
+
+    def _fold_grouped(self, output, sql: str, parameters) -> None:
+        """Rows of (series, bucket, min, max, sum, count), aggregated by SQLite, folded in."""
+        rows = self._rows(sql, parameters)
+        if not rows:
+            return
+        series, bucket, low_value, high_value, total, count = (np.array(column) for column in zip(*rows))
+        output.merge_cells(np.array([output.row_of[i] for i in series.tolist()]), bucket.astype(np.int64),
+                           low_value.astype(float), high_value.astype(float), total.astype(float),
+                           count.astype(np.int64))
+
+
+def _marks(items) -> str:
+    return ",".join("?" * len(items))

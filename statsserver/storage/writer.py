@@ -1,8 +1,10 @@
-"""The one writer: stores samples and process snapshots, and deletes what is past max_age."""
+"""The one writer: stores samples and process snapshots into the head, and maintains the store
+(compaction, rollups, retention) when asked to."""
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -11,7 +13,9 @@ from typing import Iterable
 
 from ..collectors.base import Metric
 from ..collectors.processes import Process
+from . import compaction
 from .database import StoreError, open_for_writing, to_ms
+from .tiers import TIERS, retention
 
 
 class Writer:
@@ -76,15 +80,23 @@ class Writer:
 
     def _insert(self, source_id: int, points: Iterable[tuple[str, str, float, float]],
                 metrics: dict[str, Metric]) -> None:
-        rows = []
-        checked: set[int] = set()  # series whose metadata this call has compared already
-        known = self._series
-        for category, label, time, value in points:
-            series = known.get((source_id, category, label))
-            if series is None or series not in checked:
-                series = self._series_id(source_id, category, label, metrics[category])
-                checked.add(series)
-            rows.append((series, int(time * 1000 + 0.5), value))
+        # A reading that is not a finite number is no reading: it is left out, not stored as a
+        # value the codec and the charts would have to guess about.
+        known: dict[tuple[str, str], int] = {}  # a batch names each series many times: look it up once
+
+        def series_id(category: str, label: str) -> int:
+            found = known.get((category, label))
+            if found is None:
+                found = known[category, label] = self._series_id(source_id, category, label, metrics[category])
+            return found
+
+        # Floats are checked inline (x - x is 0.0 only for finite x): a call per value would cost
+        # a fifth of the write path.
+        rows = [(series_id(category, label), round(time * 1000), number)
+                for category, label, time, value in points
+                if ((number := value) - value == 0.0 if value.__class__ is float else
+                    (number := _finite(value)) is not None)
+                and (time - time == 0.0 if time.__class__ is float else _finite(time) is not None)]
         # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
         self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)", rows)
 
@@ -131,18 +143,30 @@ class Writer:
         source_id = self._sources.get(source)
         return self._series_per_source.get(source_id, 0)
 
+    def maintain(self, now: float, keep: dict[str, float] | None = None, max_age: float | None = None,
+                 budget: float | None = None, between_steps=None) -> compaction.Report:
+        """Compact closed raw windows into chunks and rollups, then apply retention.
+
+        `keep` holds the keep_raw / keep_minutes / keep_hours settings in seconds (defaults for
+        those missing), each capped by `max_age`. Safe to run while another process appends:
+        only windows that ended a margin before `now` are touched, each in one transaction.
+        With `budget` (seconds) it stops early and the next call carries on.
+        """
+        kept = retention(keep or {}, max_age)
+        # Not under the writer's lock as a whole: each step takes it for its own transaction, so
+        # in `statsserver run` the server's pushed points get in between steps.
+        try:
+            return compaction.Maintenance(self.db, self._transaction, kept, to_ms(now), budget,
+                                          between_steps).run()
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: maintenance failed: {error}") from None
+
     def expire(self, older_than: float) -> int:
-        """Delete samples and snapshots older than `older_than` (Unix time); returns rows deleted."""
+        """Delete everything older than `older_than` (Unix time) at every tier; returns rows deleted."""
         cutoff = to_ms(older_than)
-        with self._transaction("old samples could not be deleted"):
-            # Through the primary keys, series by series, rather than a scan of the whole table.
-            deleted = self.db.execute(
-                "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND time < ?",
-                (cutoff,)).rowcount
-            deleted += self.db.execute(
-                "DELETE FROM process_snapshots WHERE source_id IN (SELECT id FROM sources) AND time < ?",
-                (cutoff,)).rowcount
-        return deleted
+        with self._lock:
+            deleted = compaction.expire(self.db, self._transaction, {tier.number: cutoff for tier in TIERS})
+        return deleted.get("samples", 0) + deleted.get("process_snapshots", 0) + deleted.get("chunks", 0)
 
     def close(self) -> None:
         with self._lock:  # never under another thread's transaction
@@ -153,3 +177,13 @@ class Writer:
             self.db.execute("PRAGMA optimize")
         finally:
             self.db.close()
+
+
+def _finite(value) -> float | None:
+    if value.__class__ is float:  # the usual case, without the cost of a try and a call
+        return value if value - value == 0.0 else None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

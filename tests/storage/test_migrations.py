@@ -26,7 +26,7 @@ def test_an_older_database_migrates_and_keeps_its_data(tmp_path):
     db.execute("INSERT INTO samples VALUES (1, 1000, 42.0)")
     later = MIGRATIONS + [("0099_series_colour", "ALTER TABLE series ADD COLUMN colour TEXT;"
                                                  "UPDATE series SET colour = 'red';")]
-    assert migrate(db, later) == ["0099_series_colour"]
+    assert migrate(db, later) == [name for name, _ in MIGRATIONS[1:]] + ["0099_series_colour"]
     assert db.execute("SELECT value FROM samples").fetchall() == [(42.0,)]
     assert db.execute("SELECT colour FROM series").fetchall() == [("red",)]
 

@@ -1,0 +1,332 @@
+"""Maintenance: compact closed raw windows, fill and pack rollup tiers, delete what is past its age.
+
+Every step is one write transaction that moves data from one form to the next and deletes the
+source in the same commit, so a crash between steps loses nothing and doubles nothing, and the
+next run simply carries on: the state of the work is the content of the tables, nothing else.
+
+Raw samples count in the rollups exactly once: when their head rows are deleted. A sample that
+arrives for a window already compacted (pushed late, or a clock that stepped back) is merged
+into that window's chunk by the next run; if it replaces a stored sample, the rollup sums are
+corrected and the min and max may keep the replaced value (the one imprecision allowed).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import defaultdict
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .chunks import decode_raw_block, decode_rollup_block, decode_times_array, encode_raw_block, \
+    encode_rollup_block, encode_times
+from .tiers import COMPACTION_MARGIN_MS, HEAD_MS, RAW, ROLLUP_BATCH, ROLLUPS, Tier, window_start
+
+Transaction = Callable[[str], AbstractContextManager]
+
+_UPSERT_ROLLUP = (
+    "INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tier, series_id, start) DO UPDATE"
+    " SET min = min(rollups.min, excluded.min), max = max(rollups.max, excluded.max),"
+    " sum = rollups.sum + excluded.sum, count = rollups.count + excluded.count")
+
+
+@dataclass
+class Report:
+    windows: int = 0  # raw windows compacted
+    samples: int = 0  # head rows moved into chunks and rollups
+    rollup_chunks: int = 0  # rollup chunks written
+    deleted: dict[str, int] = field(default_factory=dict)
+    finished: bool = True  # False: the time budget ran out; the next run continues
+
+
+def _marks(items) -> str:
+    return ",".join("?" * len(items))
+
+
+class Maintenance:
+    """One maintenance run over a database. `transaction(what)` opens a write transaction."""
+
+    def __init__(self, db: sqlite3.Connection, transaction: Transaction,
+                 kept_ms: dict[int, int], now_ms: int, budget_s: float | None = None,
+                 between_steps: Callable[[str], None] | None = None) -> None:
+        self.db = db
+        self.transaction = transaction
+        self.kept_ms = kept_ms
+        self.now_ms = now_ms
+        self.deadline = None if budget_s is None else time.monotonic() + budget_s
+        # Called after each committed step; tests use it to stop a run between two steps.
+        self.between_steps = between_steps or (lambda step: None)
+        self.report = Report()
+        self._groups: dict[tuple[int, str], int] = {}
+        self.info: dict[int, tuple[int, str, str]] = {}
+        # Head rows before the horizon are compacted: into their window's block, merged with
+        # what earlier runs put there, so the head (which every query reads row by row) holds
+        # only the last minute or two while blocks still span whole windows.
+        self.horizon = window_start(now_ms - COMPACTION_MARGIN_MS, HEAD_MS)
+
+    def cutoff(self, tier: Tier) -> int:
+        return self.now_ms - self.kept_ms[tier.number]
+
+    def out_of_time(self) -> bool:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.report.finished = False
+            return True
+        return False
+
+    def run(self) -> Report:
+        self._series_by_source()
+        if self.compact_raw() and self.pack_rollups():
+            self.expire()
+        return self.report
+
+    # --- raw windows ------------------------------------------------------------------------
+
+    def _series_by_source(self) -> dict[int, dict[int, str]]:
+        found: dict[int, dict[int, str]] = defaultdict(dict)
+        self.info: dict[int, tuple[int, str, str]] = {}  # series id -> (source id, category, unit)
+        for series_id, source_id, category, unit in self.db.execute(
+                "SELECT id, source_id, category, unit FROM series"):
+            found[source_id][series_id] = unit
+            self.info[series_id] = (source_id, category, unit)
+        return found
+
+    def group_id(self, source_id: int, category: str) -> int:
+        key = (source_id, category)
+        if key not in self._groups:
+            self.db.execute("INSERT OR IGNORE INTO groups (source_id, category) VALUES (?, ?)", key)
+            self._groups[key] = self.db.execute(
+                "SELECT id FROM groups WHERE source_id = ? AND category = ?", key).fetchone()[0]
+        return self._groups[key]
+
+    def _by_group(self, series_ids) -> dict[int, list[int]]:
+        """Series ids (ascending) per group id."""
+        found: dict[int, list[int]] = defaultdict(list)
+        for series_id in sorted(series_ids):
+            source_id, category, _ = self.info[series_id]
+            found[self.group_id(source_id, category)].append(series_id)
+        return found
+
+    def compact_raw(self) -> bool:
+        for source_id, units in self._series_by_source().items():
+            ids = list(units)
+            while True:
+                (oldest,) = self.db.execute(
+                    f"SELECT min(time) FROM samples WHERE series_id IN ({_marks(ids)})", ids).fetchone()
+                if oldest is None or oldest >= self.horizon:
+                    break
+                if self.out_of_time():
+                    return False
+                self.compact_window(source_id, units, window_start(oldest, RAW.span_ms))
+                self.between_steps("raw window")
+        return True
+
+    def compact_window(self, source_id: int, units: dict[int, str], start: int) -> None:
+        end = min(start + RAW.span_ms, self.horizon)
+        ids = list(units)
+        with self.transaction("a raw window could not be compacted"):
+            new: dict[int, dict[int, float]] = defaultdict(dict)
+            rows = self.db.execute(
+                f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
+                " AND time >= ? AND time < ?", (*ids, start, end)).fetchall()
+            for series_id, at, value in rows:
+                new[series_id][at] = value
+            replaced: dict[int, dict[int, float]] = {}
+            if start + RAW.span_ms > self.cutoff(RAW):
+                replaced = self._store_window(source_id, units, start, new)
+            self._add_to_rollups(new, replaced)
+            self.db.execute(f"DELETE FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?",
+                            (*ids, start, end))
+        self.report.windows += 1
+        self.report.samples += len(rows)
+
+    def _store_window(self, source_id: int, units: dict[int, str], start: int,
+                      new: dict[int, dict[int, float]]) -> dict[int, dict[int, float]]:
+        """Write the window's blocks, merged with what an earlier run stored; returns the
+        stored values that new ones replaced."""
+        series: dict[int, dict[int, float]] = defaultdict(dict)
+        existing = self.db.execute("SELECT times FROM windows WHERE source_id = ? AND start = ?",
+                                   (source_id, start)).fetchone()
+        if existing:  # data that arrived after the window was compacted: merge, rare
+            old_times = decode_times_array(existing[0]).tolist()
+            groups = [group for (source, _), group in self._all_groups(source_id)]
+            for (blob,) in self.db.execute(
+                    f"SELECT data FROM chunks WHERE tier = 0 AND start = ? AND group_id IN ({_marks(groups)})",
+                    (start, *groups)):
+                ids, values, _ = decode_raw_block(blob)
+                for series_id, row in zip(ids.tolist(), values.tolist()):
+                    series[series_id].update((t, v) for t, v in zip(old_times, row) if v == v)
+        replaced = {}
+        for series_id, points in new.items():
+            stored = series[series_id]
+            overlap = {t: stored[t] for t in points if t in stored}
+            if overlap:
+                replaced[series_id] = overlap
+            stored.update(points)
+        window_times = sorted({t for points in series.values() for t in points})
+        position = {t: i for i, t in enumerate(window_times)}
+        end = start + RAW.span_ms
+        self.db.execute(
+            "INSERT INTO windows (source_id, start, end, times) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (source_id, start) DO UPDATE SET times = excluded.times",
+            (source_id, start, end, encode_times(window_times)))
+        blocks = []
+        for group, ids in self._by_group(i for i, points in series.items() if points).items():
+            matrix = np.full((len(ids), len(window_times)), np.nan)
+            for row, series_id in enumerate(ids):
+                points = series[series_id]
+                matrix[row, [position[t] for t in points]] = list(points.values())
+            blocks.append((0, group, start, end, encode_raw_block(ids, matrix, [units[i] for i in ids])))
+        self.db.executemany(
+            "INSERT INTO chunks (tier, group_id, start, end, data) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (tier, group_id, start) DO UPDATE SET data = excluded.data", blocks)
+        return replaced
+
+    def _all_groups(self, source_id: int):
+        return [((source_id, category), group) for group, category in self.db.execute(
+            "SELECT id, category FROM groups WHERE source_id = ?", (source_id,))]
+
+    def _add_to_rollups(self, new: dict[int, dict[int, float]], replaced: dict[int, dict[int, float]]) -> None:
+        finest, coarser = ROLLUPS[0], ROLLUPS[1:]
+        rows = []
+        for series_id, points in new.items():
+            old = replaced.get(series_id, {})
+            buckets: dict[int, list] = {}
+            for at, value in points.items():
+                start = at - at % finest.step_ms
+                # A replaced sample is taken out of the sum and not counted twice.
+                total, count = (value - old[at], 0) if at in old else (value, 1)
+                entry = buckets.get(start)
+                if entry is None:
+                    buckets[start] = [value, value, total, count]
+                else:
+                    entry[0] = min(entry[0], value)
+                    entry[1] = max(entry[1], value)
+                    entry[2] += total
+                    entry[3] += count
+            rows.extend((finest.number, series_id, start, *entry) for start, entry in buckets.items())
+            for tier in coarser:
+                # Each tier's buckets are whole multiples of the finer tiers' buckets.
+                wider: dict[int, list] = {}
+                for start, (low, high, total, count) in buckets.items():
+                    entry = wider.setdefault(start - start % tier.step_ms, [low, high, 0.0, 0])
+                    entry[0] = min(entry[0], low)
+                    entry[1] = max(entry[1], high)
+                    entry[2] += total
+                    entry[3] += count
+                rows.extend((tier.number, series_id, start, *entry) for start, entry in wider.items())
+                buckets = wider
+        self.db.executemany(_UPSERT_ROLLUP, rows)
+
+    # --- rollup tiers -----------------------------------------------------------------------
+
+    def pack_rollups(self) -> bool:
+        for tier in ROLLUPS:
+            # Only whole buckets: every raw window they cover is compacted.
+            complete = self.horizon - tier.step_ms
+            windows: dict[int, int] = {}  # window start -> its oldest bucket
+            for (start,) in self.db.execute(
+                    "SELECT start FROM rollups WHERE tier = ? AND start <= ?", (tier.number, complete)):
+                window = window_start(start, tier.span_ms)
+                windows[window] = min(start, windows.get(window, start))
+            for window, oldest in sorted(windows.items()):
+                closed = window + tier.span_ms <= self.horizon
+                if not closed and oldest > self.horizon - ROLLUP_BATCH * tier.step_ms:
+                    continue  # let the batch grow before rewriting the open chunk
+                if self.out_of_time():
+                    return False
+                self.pack_window(tier, window, min(complete, window + tier.span_ms - tier.step_ms))
+                self.between_steps(f"rollup {tier.name}")
+        return True
+
+    def pack_window(self, tier: Tier, window: int, last_bucket: int) -> None:
+        with self.transaction("rollups could not be packed"):
+            rows = self.db.execute(
+                "SELECT series_id, start, min, max, sum, count FROM rollups"
+                " WHERE tier = ? AND start >= ? AND start <= ?",
+                (tier.number, window, last_bucket)).fetchall()
+            end = window + tier.span_ms
+            known = [row for row in rows if row[0] in self.info]  # a deleted series leaves nothing
+            if end > self.cutoff(tier) and known:
+                blocks = []
+                by_series: dict[int, list] = defaultdict(list)
+                for series_id, *bucket in known:
+                    by_series[series_id].append(bucket)
+                for group, ids in self._by_group(by_series).items():
+                    blocks.append((tier.number, group, window, end,
+                                   self._rollup_block(tier, group, window, ids, by_series)))
+                self.db.executemany(
+                    "INSERT INTO chunks (tier, group_id, start, end, data) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (tier, group_id, start) DO UPDATE SET data = excluded.data", blocks)
+                self.report.rollup_chunks += len(blocks)
+            self.db.execute("DELETE FROM rollups WHERE tier = ? AND start >= ? AND start <= ?",
+                            (tier.number, window, last_bucket))
+
+    def _rollup_block(self, tier: Tier, group: int, window: int, ids: list[int],
+                      by_series: dict[int, list]) -> bytes:
+        """The group's block for this window: what is stored, with the new buckets merged in."""
+        found = self.db.execute("SELECT data FROM chunks WHERE tier = ? AND group_id = ? AND start = ?",
+                                (tier.number, group, window)).fetchone()
+        old_ids: list[int] = []
+        if found:
+            stored_ids, *stored = decode_rollup_block(found[0])
+            old_ids = stored_ids.tolist()
+        every = sorted(set(old_ids) | set(ids))
+        row_of = {series_id: row for row, series_id in enumerate(every)}
+        length = tier.span_ms // tier.step_ms
+        mins = np.full((len(every), length), np.nan)
+        maxs = np.full((len(every), length), np.nan)
+        sums = np.zeros((len(every), length))
+        counts = np.zeros((len(every), length), np.int64)
+        if found:
+            rows = [row_of[i] for i in old_ids]
+            for target, source in zip((mins, maxs, sums, counts), stored):
+                target[rows] = source
+            sums[np.isnan(sums)] = 0.0  # NaN means x 0 counts
+        for series_id in ids:
+            row = row_of[series_id]
+            for start, low, high, total, count in by_series[series_id]:
+                column = (start - window) // tier.step_ms
+                if counts[row, column]:  # the bucket is stored already: late data, combine
+                    mins[row, column] = min(mins[row, column], low)
+                    maxs[row, column] = max(maxs[row, column], high)
+                    sums[row, column] += total
+                    counts[row, column] += count
+                else:
+                    mins[row, column], maxs[row, column] = low, high
+                    sums[row, column], counts[row, column] = total, count
+        units = [self.info[i][2] for i in every]
+        return encode_rollup_block(every, mins, maxs, sums, counts, units)
+
+    # --- retention --------------------------------------------------------------------------
+
+    def expire(self) -> None:
+        self.report.deleted = expire(self.db, self.transaction,
+                                     {tier.number: self.cutoff(tier) for tier in (RAW, *ROLLUPS)})
+        self.between_steps("retention")
+
+
+def expire(db: sqlite3.Connection, transaction: Transaction, cutoffs: dict[int, int]) -> dict[str, int]:
+    """Delete, per tier, whole chunks that ended before the tier's cutoff (ms); raw head rows and
+    process snapshots go with the raw tier. Returns rows deleted per kind."""
+    deleted: dict[str, int] = defaultdict(int)
+    with transaction("old data could not be deleted"):
+        raw = cutoffs[RAW.number]
+        # Through the primary keys, series by series, rather than a scan of the whole table.
+        deleted["samples"] = db.execute(
+            "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND time < ?", (raw,)).rowcount
+        deleted["process_snapshots"] = db.execute(
+            "DELETE FROM process_snapshots WHERE source_id IN (SELECT id FROM sources) AND time < ?",
+            (raw,)).rowcount
+        deleted["windows"] = db.execute("DELETE FROM windows WHERE end <= ?", (raw,)).rowcount
+        for tier in (RAW, *ROLLUPS):
+            cutoff = cutoffs[tier.number]
+            deleted["chunks"] += db.execute("DELETE FROM chunks WHERE tier = ? AND end <= ?",
+                                            (tier.number, cutoff)).rowcount
+            if tier.step_ms:
+                deleted["rollups"] += db.execute(
+                    "DELETE FROM rollups WHERE tier = ? AND start <= ?",
+                    (tier.number, cutoff - tier.step_ms)).rowcount
+    return dict(deleted)

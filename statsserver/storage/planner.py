@@ -1,0 +1,199 @@
+"""Query planning and bucketing: which tier answers a range, and folding it into output buckets.
+
+The planner reads the coarsest tier that still gives at least `points` buckets over the range
+(raw for short ranges), then returns at most `points` buckets. For a rollup tier the output
+buckets are whole multiples of the tier's step on the tier's grid, so each stored bucket falls
+in exactly one output bucket and min, max and average are exact.
+
+Folding is numpy: stored values are decoded into arrays, their output bucket is computed for all
+of them at once, and runs that fall in one bucket are reduced with `reduceat`. A Python-level
+step per stored value would cost ten times the latency budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .tiers import RAW, ROLLUPS, Tier
+
+
+
+@dataclass(frozen=True)
+class Plan:
+    tier: Tier
+    origin: int  # ms: the start of bucket 0
+    width: int  # ms
+    count: int  # buckets
+
+    @property
+    def end(self) -> int:
+        return self.origin + self.width * self.count
+
+
+def finest_tier_for(start: int, end: int, points: int) -> Tier:
+    """The coarsest tier that still gives at least `points` buckets over [start, end)."""
+    chosen = RAW
+    for tier in ROLLUPS:
+        if (end - start) // tier.step_ms >= points:
+            chosen = tier
+    return chosen
+
+
+def choose_tier(start: int, end: int, points: int, has_data: Callable[[Tier], bool]) -> Tier:
+    """The tier to read: the coarsest fine enough, unless it holds nothing in the range.
+
+    Then the finest coarser tier that does (the range is older than the finer tier's
+    retention), else the finest finer one that does (recent data not yet rolled up).
+    """
+    chosen = finest_tier_for(start, end, points)
+    if has_data(chosen):
+        return chosen
+    coarser = [tier for tier in ROLLUPS if tier.step_ms > chosen.step_ms]
+    finer = [tier for tier in (RAW, *ROLLUPS) if tier.step_ms < chosen.step_ms]
+    return next((tier for tier in (*coarser, *finer) if has_data(tier)), chosen)
+
+
+def plan(tier: Tier, start: int, end: int, points: int, interval_ms: int) -> Plan:
+    if tier is RAW:
+        # Narrower buckets than the sampling interval would only add empty ones.
+        width = math.ceil(max((end - start) / points, interval_ms, 1))
+        return Plan(tier, start, width, math.ceil((end - start) / width))
+    step = tier.step_ms
+    origin = start - start % step
+    width = max(1, math.ceil((end - start) / points / step)) * step
+    while math.ceil((end - origin) / width) > points:
+        width += step
+    return Plan(tier, origin, width, math.ceil((end - origin) / width))
+
+
+class Grouping:
+    """Which output bucket each of a sorted run of times falls in, computed once and shared by
+    every series stored against those times (a raw window's series share its times)."""
+
+    __slots__ = ("start", "stop", "buckets", "firsts", "sizes", "trivial")
+
+    def __init__(self, times: np.ndarray, plan: Plan, low: int, high: int) -> None:
+        self.start = int(np.searchsorted(times, low))
+        self.stop = int(np.searchsorted(times, high))
+        inside = (times[self.start:self.stop] - plan.origin) // plan.width
+        if len(inside) == 0:
+            self.buckets = inside
+            self.trivial = True
+            return
+        changes = np.flatnonzero(inside[1:] != inside[:-1]) + 1
+        self.firsts = np.concatenate(([0], changes))
+        self.buckets = inside[self.firsts]
+        self.sizes = np.diff(np.append(self.firsts, len(inside)))
+        self.trivial = len(self.firsts) == len(inside)
+
+    def __len__(self) -> int:
+        return len(self.buckets)
+
+
+class Output:
+    """The output buckets of every series asked for: min, max, sum and count, a row per series.
+
+    Merging uses fmin/fmax, which pass over NaN: a block marks a missing value with NaN.
+    """
+
+    def __init__(self, ids: list[int], count: int) -> None:
+        self.row_of = {series_id: row for row, series_id in enumerate(ids)}
+        shape = (len(ids), count)
+        self.mins = np.full(shape, np.inf)
+        self.maxs = np.full(shape, -np.inf)
+        self.sums = np.zeros(shape)
+        self.counts = np.zeros(shape, np.int64)
+
+    def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows of a block that were asked for, their rows here)."""
+        found = [(i, self.row_of[series_id]) for i, series_id in enumerate(ids.tolist()) if series_id in self.row_of]
+        if not found:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        block_rows, rows = zip(*found)
+        return np.array(block_rows), np.array(rows)
+
+    def merge(self, rows: np.ndarray, buckets: np.ndarray, mins, maxs, sums, counts) -> None:
+        """Fold in a matrix (rows x buckets); neither holds an index twice."""
+        if _consecutive(rows) and _consecutive(buckets):  # the usual case: views, no fancy indexing
+            cells = (slice(rows[0], rows[-1] + 1), slice(buckets[0], buckets[-1] + 1))
+        else:
+            cells = np.ix_(rows, buckets)
+        self.mins[cells] = np.fmin(self.mins[cells], mins)
+        self.maxs[cells] = np.fmax(self.maxs[cells], maxs)
+        self.sums[cells] += sums
+        self.counts[cells] += counts
+
+    def merge_cells(self, rows, buckets, mins, maxs, sums, counts) -> None:
+        """Fold in single cells; no (row, bucket) pair twice."""
+        cells = (rows, buckets)
+        self.mins[cells] = np.fmin(self.mins[cells], mins)
+        self.maxs[cells] = np.fmax(self.maxs[cells], maxs)
+        self.sums[cells] += sums
+        self.counts[cells] += counts
+
+    def fold_values(self, rows: np.ndarray, values: np.ndarray, grouping: Grouping, complete: bool = False) -> None:
+        """Raw samples: a row per series at the times `grouping` was made from (NaN: none;
+        `complete` says there is none)."""
+        if not len(grouping) or not len(rows):
+            return
+        run = values[:, grouping.start:grouping.stop]
+        present = None if complete else ~np.isnan(run)
+        if complete or present.all():
+            if grouping.trivial:
+                self.merge(rows, grouping.buckets, run, run, run, 1)
+                return
+            firsts = grouping.firsts
+            self.merge(rows, grouping.buckets, np.minimum.reduceat(run, firsts, axis=1),
+                       np.maximum.reduceat(run, firsts, axis=1), np.add.reduceat(run, firsts, axis=1),
+                       grouping.sizes)
+            return
+        firsts = grouping.firsts if not grouping.trivial else np.arange(run.shape[1])
+        self.merge(rows, grouping.buckets, np.fmin.reduceat(run, firsts, axis=1),
+                   np.fmax.reduceat(run, firsts, axis=1),
+                   np.add.reduceat(np.where(present, run, 0.0), firsts, axis=1),
+                   np.add.reduceat(present.astype(np.int64), firsts, axis=1))
+
+    def fold_buckets(self, rows: np.ndarray, grouping: Grouping, mins, maxs, sums, counts) -> None:
+        """Stored rollup buckets at the starts `grouping` was made from (count 0: empty)."""
+        if not len(grouping) or not len(rows):
+            return
+        part = slice(grouping.start, grouping.stop)
+        mins, maxs, counts = mins[:, part], maxs[:, part], counts[:, part]
+        sums = np.where(counts > 0, sums[:, part], 0.0)
+        if grouping.trivial:
+            self.merge(rows, grouping.buckets, mins, maxs, sums, counts)
+            return
+        firsts = grouping.firsts
+        self.merge(rows, grouping.buckets, np.fmin.reduceat(mins, firsts, axis=1),
+                   np.fmax.reduceat(maxs, firsts, axis=1), np.add.reduceat(sums, firsts, axis=1),
+                   np.add.reduceat(counts, firsts, axis=1))
+
+    def results(self, picked: np.ndarray | None) -> list[tuple[list, list, list]]:
+        """(min, avg, max) lists per series at the `picked` buckets (all when None; -1 is a gap
+        marker), None where a bucket has no data."""
+        counts, mins, maxs = self.counts, self.mins, self.maxs
+        averages = self.sums / np.maximum(counts, 1)
+        if picked is not None:
+            pad = ((0, 0), (0, 1))
+            counts = np.pad(counts, pad)[:, picked]
+            mins, maxs, averages = (np.pad(column, pad)[:, picked] for column in (mins, maxs, averages))
+        empty = counts == 0
+        columns = [column.tolist() for column in (mins, averages, maxs)]
+        results = []
+        for row, gaps in enumerate(empty.any(axis=1).tolist()):
+            if not gaps:
+                results.append((columns[0][row], columns[1][row], columns[2][row]))
+                continue
+            marks = empty[row].tolist()
+            results.append(tuple([None if gone else value for value, gone in zip(column[row], marks)]
+                                 for column in columns))
+        return results
+
+
+def _consecutive(indexes: np.ndarray) -> bool:
+    return len(indexes) > 0 and int(indexes[-1]) - int(indexes[0]) == len(indexes) - 1 and \
+        (len(indexes) < 3 or bool((np.diff(indexes) == 1).all()))
