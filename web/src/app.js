@@ -1,0 +1,572 @@
+// The app: state, the address bar, loading, live samples, and wiring the parts together.
+
+import "./style.css";
+import * as api from "./api.js";
+import { attachGestures } from "./touch.js";
+import { createChart, colorOf, theme } from "./charts.js";
+import { appendSample, fromResponse, lastIndex, latestValues, plotColumns, shapeOf, trimBefore, valuesAt } from "./data.js";
+import { $, el, setText } from "./dom.js";
+import { compareCategories, formatValue, fromLocalInput, titleOf, toLocalInput } from "./format.js";
+import { DEFAULT_RANGE, clampWindow, nearestIndex, panBy, pointsFor, rangeSeconds, stepIndex, zoomAt } from "./gestures.js";
+import { Inspector, momentValues } from "./inspector.js";
+import { parseView, printView, windowOf } from "./view.js";
+
+const RETRY_MS = 5000;
+const now = () => Date.now() / 1000;
+
+const state = {
+  view: parseView(location.search),
+  preset: DEFAULT_RANGE, // where double-click and 0 go back to
+  live: localStorage.getItem("statsserver.live") !== "off",
+  window: null,
+  store: null,
+  shape: "",
+  charts: [],
+  cursorT: null,
+  colors: null,
+  loading: null,
+  stopLive: null,
+  momentRequest: null,
+  momentTimer: 0,
+  retryTimer: 0,
+  redrawQueued: false,
+  firstDraw: true,
+  lastInput: 0,
+  latestFetched: -Infinity,
+};
+if (state.view.range !== "custom") state.preset = state.view.range;
+
+const ui = {
+  source: $("#source"),
+  range: $("#range"),
+  custom: $("#custom"),
+  customFrom: $("#custom-from"),
+  customTo: $("#custom-to"),
+  live: $("#live"),
+  refresh: $("#refresh"),
+  status: $("#status"),
+  app: $("#app"),
+  charts: $("#charts"),
+  cards: $("#cards"),
+  signin: $("#signin"),
+  unpin: $("#unpin"),
+  toggle: $("#inspector-toggle"),
+};
+const inspector = new Inspector($("#inspector"));
+
+// ---- the time window -------------------------------------------------------------------------
+
+const follows = () => state.view.range !== "custom" && state.live;
+const latestAllowed = () => now() + 60;
+
+// The window shown, on the charts' element too: what a test or a tool can read without pixels.
+function markWindow(win) {
+  ui.charts.dataset.from = win.from.toFixed(3);
+  ui.charts.dataset.to = win.to.toFixed(3);
+}
+
+function setWindow(win) {
+  state.window = win;
+  markWindow(win);
+  for (const u of state.charts) u.setScale("x", { min: win.from, max: win.to });
+  if (state.view.range === "custom" || ui.range.value === "custom") fillCustom(win);
+}
+
+// Gestures preview at most once a frame; the last one wins.
+let pendingWindow = null;
+function previewWindow(win) {
+  pendingWindow = win;
+  requestAnimationFrame(() => {
+    if (!pendingWindow) return;
+    const next = pendingWindow;
+    pendingWindow = null;
+    if (state.view.range !== "custom") {
+      // Touching the time axis leaves "follow now": a live sample must not yank it back.
+      state.view = { ...state.view, range: "custom", from: next.from, to: next.to };
+      syncControls();
+    }
+    setWindow(next);
+  });
+}
+
+function commitWindow(win) {
+  pendingWindow = null;
+  const clamped = clampWindow(win, latestAllowed());
+  navigate({ ...state.view, range: "custom", from: clamped.from, to: clamped.to });
+}
+
+function resetWindow() {
+  navigate({ ...state.view, range: state.preset, from: null, to: null });
+}
+
+// ---- the address bar -------------------------------------------------------------------------
+
+function navigate(view, { push = true } = {}) {
+  const before = printView(state.view);
+  state.view = view;
+  if (view.range !== "custom") state.preset = view.range;
+  const address = printView(view) || location.pathname;
+  if (push && printView(view) !== before) history.pushState(null, "", address);
+  syncControls();
+  load();
+}
+
+window.addEventListener("popstate", () => {
+  const view = parseView(location.search);
+  const sourceChanged = view.source !== state.view.source;
+  state.view = view;
+  if (view.range !== "custom") state.preset = view.range;
+  syncControls();
+  if (sourceChanged) startLive();
+  load();
+});
+
+function syncControls() {
+  ui.range.value = state.view.range;
+  ui.custom.hidden = state.view.range !== "custom";
+  if (state.view.range === "custom") fillCustom(state.view);
+  ui.live.checked = state.live;
+  ui.unpin.hidden = state.view.pinned === null;
+  if (state.view.source && ui.source.value !== state.view.source) ui.source.value = state.view.source;
+}
+
+function fillCustom(win) {
+  if (document.activeElement === ui.customFrom || document.activeElement === ui.customTo) return;
+  ui.customFrom.value = toLocalInput(win.from);
+  ui.customTo.value = toLocalInput(win.to);
+}
+
+// ---- loading ---------------------------------------------------------------------------------
+
+function plotWidth() {
+  if (state.charts.length) return state.charts[0].bbox.width / devicePixelRatio;
+  const columns = getComputedStyle(ui.charts).gridTemplateColumns.split(" ").filter(Boolean);
+  const column = parseFloat(columns[0]) || ui.charts.clientWidth || 360;
+  return Math.max(100, column - 90); // less the y axis and the padding
+}
+
+async function load() {
+  state.loading?.abort();
+  const controller = new AbortController();
+  state.loading = controller;
+  const win = clampWindow(windowOf(state.view, now()));
+  state.window = win;
+  const points = pointsFor(plotWidth(), devicePixelRatio);
+  ui.app.setAttribute("aria-busy", "true");
+  try {
+    performance.mark("data-requested");
+    const response = await api.data(state.view.source, win.from, win.to, points, controller.signal);
+    performance.mark("data-received");
+    if (controller.signal.aborted) return;
+    showStatus("");
+    draw(fromResponse(response, compareCategories));
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    failed(error);
+  } finally {
+    if (state.loading === controller) {
+      state.loading = null;
+      ui.app.removeAttribute("aria-busy");
+    }
+  }
+}
+
+function failed(error) {
+  if (error instanceof api.SignInNeeded) {
+    showSignIn();
+    return;
+  }
+  if (error instanceof api.Unreachable) {
+    showStatus("Server unreachable: it did not answer. Trying again every 5 s.", "offline");
+  } else if (error.status === 404) {
+    showStatus(`Nothing to show yet: ${error.message.replace(/^[^:]*: /, "")}.`, "info");
+  } else {
+    showStatus(`Could not load the data: ${error.message}`, "error");
+    console.warn(error);
+  }
+  clearTimeout(state.retryTimer);
+  if (!(error instanceof api.SignInNeeded)) state.retryTimer = setTimeout(() => start(), RETRY_MS);
+}
+
+function showStatus(text, kind = "info") {
+  ui.status.hidden = !text;
+  ui.status.dataset.kind = kind;
+  setText(ui.status, text);
+}
+
+function draw(store) {
+  state.store = store;
+  const shape = shapeOf(store);
+  if (shape !== state.shape || !state.charts.length) buildCharts(store);
+  else {
+    for (const u of state.charts) u.setData(plotColumns(store, store.categories.get(u.category)));
+  }
+  state.shape = shape;
+  markWindow(state.window);
+  renderCards();
+  renderInspector();
+  if (state.firstDraw) {
+    state.firstDraw = false;
+    // The charts are on their canvases now; the next frame shows them.
+    requestAnimationFrame(() => performance.mark("charts-drawn"));
+  }
+}
+
+// ---- charts ----------------------------------------------------------------------------------
+
+const chartContext = {
+  window: () => state.window,
+  pinned: () => state.view.pinned,
+  onCursor,
+  onSelect: (from, to) => commitWindow({ from, to }),
+};
+
+const gestureContext = {
+  window: () => pendingWindow || state.window,
+  latest: latestAllowed,
+  preview: previewWindow,
+  commit: commitWindow,
+  pin,
+  reset: resetWindow,
+};
+
+function buildCharts(store) {
+  for (const u of state.charts) u.destroy();
+  state.charts = [];
+  state.colors = theme();
+  const figures = [];
+  const boxes = [];
+  for (const group of store.categories.values()) {
+    if (!group.graph) continue;
+    const legend = el("ul", { class: "legend" }, ...group.labels.map((label, i) => {
+      const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
+      swatch.style.background = colorOf(state.colors, i);
+      return el("li", {}, swatch, label);
+    }));
+    const box = el("div", { class: "plot" });
+    const title = titleOf(group.category);
+    const figure = el("figure", { class: "chart", tabindex: "0", "data-category": group.category,
+                                  "aria-label": `${title} chart${group.unit ? `, in ${group.unit}` : ""}. Arrow keys move the cursor.` },
+      el("figcaption", {}, el("h2", { text: title, title: group.description || null }),
+        group.unit ? el("span", { class: "unit muted", text: group.unit }) : null, legend),
+      box);
+    figures.push(figure);
+    boxes.push([box, group]);
+  }
+  ui.charts.replaceChildren(...figures);
+  for (const [box, group] of boxes) {
+    const u = createChart(box, store, group, chartContext, state.colors);
+    attachGestures(u, gestureContext);
+    state.charts.push(u);
+  }
+  inspector.build(store, state.colors);
+}
+
+function renderCards() {
+  const groups = [...state.store.categories.values()].filter((g) => !g.graph);
+  const cards = groups.map((group) => {
+    const rows = group.labels.map((label, i) => {
+      const column = group.avg[i];
+      const at = lastIndex(column);
+      return el("div", { class: "card-row" }, el("dt", {}, label), el("dd", {}, formatValue(at < 0 ? null : column[at], group.unit)));
+    });
+    return el("article", { class: "card", "data-category": group.category },
+      el("h2", { text: titleOf(group.category), title: group.description || null }), el("dl", {}, ...rows));
+  });
+  ui.cards.replaceChildren(...cards);
+  ui.cards.hidden = !cards.length;
+}
+
+// Redraws from live samples are gathered into one per frame.
+function queueRedraw() {
+  if (state.redrawQueued) return;
+  state.redrawQueued = true;
+  requestAnimationFrame(() => {
+    state.redrawQueued = false;
+    if (!state.store) return;
+    if (follows()) {
+      const span = rangeSeconds(state.view.range);
+      const end = Math.max(now(), state.store.times[state.store.times.length - 1] || 0);
+      state.window = { from: end - span, to: end };
+      trimBefore(state.store, state.window.from);
+      markWindow(state.window);
+    }
+    for (const u of state.charts) u.setData(plotColumns(state.store, state.store.categories.get(u.category)));
+    renderCards();
+    if (state.cursorT === null && state.view.pinned === null) renderInspector();
+  });
+}
+
+// ---- the cursor and the moment inspector -----------------------------------------------------
+
+for (const type of ["pointermove", "mousemove", "keydown", "pointerdown"]) {
+  document.addEventListener(type, (event) => { state.lastInput = event.timeStamp; }, { capture: true, passive: true });
+}
+
+function onCursor(u) {
+  const idx = u.cursor.idx;
+  const t = idx === null || idx === undefined || !state.store ? null : state.store.times[idx];
+  if (t === state.cursorT || t === undefined) return;
+  state.cursorT = t;
+  renderInspector();
+  if (state.lastInput) {
+    performance.measure("inspector-update", { start: state.lastInput, end: performance.now() });
+    state.lastInput = 0;
+  }
+}
+
+function renderInspector() {
+  const store = state.store;
+  if (!store) return;
+  if (state.cursorT === null && state.view.pinned === null) {
+    const latest = latestValues(store);
+    inspector.show(latest.time, latest.values, "latest");
+    if (latest.time !== null) scheduleMoment(latest.time, "latest");
+    return;
+  }
+  const [t, mode] = state.cursorT !== null ? [state.cursorT, "cursor"] : [state.view.pinned, "pinned"];
+  const index = nearestIndex(store.times, t);
+  inspector.show(t, valuesAt(store, index), mode);
+  scheduleMoment(t, mode);
+}
+
+// The exact values and the processes come from the server once the cursor rests.
+function scheduleMoment(t, mode) {
+  // Live samples move "latest" every interval; its processes need not be fetched as often.
+  if (mode === "latest" && performance.now() - state.latestFetched < 5000) return;
+  if (mode === "latest") state.latestFetched = performance.now();
+  clearTimeout(state.momentTimer);
+  state.momentTimer = setTimeout(async () => {
+    state.momentRequest?.abort();
+    const controller = new AbortController();
+    state.momentRequest = controller;
+    try {
+      const moment = await api.moment(state.view.source, t, controller.signal);
+      if (inspector.shownAt !== t) return;
+      if (mode === "pinned") inspector.show(t, momentValues(moment.values), mode);
+      inspector.showProcesses(moment.processes, moment.processes_time);
+    } catch (error) {
+      if (error.name !== "AbortError") inspector.clearProcesses("Processes unavailable.");
+    }
+  }, mode === "cursor" ? 200 : 0);
+}
+
+function pin(t) {
+  navigate({ ...state.view, pinned: t }, { push: true });
+}
+
+function unpin() {
+  navigate({ ...state.view, pinned: null });
+}
+
+// ---- keyboard --------------------------------------------------------------------------------
+
+function focusedChart() {
+  const figure = document.activeElement?.closest?.(".chart");
+  const index = figure ? [...ui.charts.children].indexOf(figure) : 0;
+  return state.charts[index] || state.charts[0];
+}
+
+function moveCursorTo(t) {
+  const u = focusedChart();
+  if (!u) return;
+  u.setCursor({ left: u.valToPos(t, "x"), top: u.over.clientHeight / 4 });
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.target.closest("input, select, textarea, button, [contenteditable]") || event.ctrlKey || event.metaKey || event.altKey) return;
+  const store = state.store;
+  if (!store || ui.app.hidden) return;
+  const win = state.window;
+  const anchor = state.cursorT ?? state.view.pinned ?? (win.from + win.to) / 2;
+  const middle = ((anchor - win.from) / (win.to - win.from)) * 1000;
+  let handled = true;
+  switch (event.key) {
+    case "ArrowLeft":
+    case "ArrowRight": {
+      const direction = (event.key === "ArrowLeft" ? -1 : 1) * (event.shiftKey ? 10 : 1);
+      const start = state.cursorT ?? state.view.pinned ?? store.times[store.times.length - 1];
+      const index = stepIndex(store.times, start, direction);
+      if (index >= 0) moveCursorTo(store.times[index]);
+      break;
+    }
+    case "+":
+    case "=":
+      commitWindow(zoomAt(win, 0.5, middle, 1000, latestAllowed()));
+      break;
+    case "-":
+    case "_":
+      commitWindow(zoomAt(win, 2, middle, 1000, latestAllowed()));
+      break;
+    case "[":
+      commitWindow(panBy(win, 250, 1000, latestAllowed()));
+      break;
+    case "]":
+      commitWindow(panBy(win, -250, 1000, latestAllowed()));
+      break;
+    case "Enter":
+      if (state.cursorT !== null) pin(state.cursorT);
+      break;
+    case "Escape":
+      if (state.view.pinned !== null) unpin();
+      break;
+    case "0":
+    case "Home":
+      resetWindow();
+      break;
+    case "r":
+      load();
+      break;
+    default:
+      handled = false;
+  }
+  if (handled) event.preventDefault();
+});
+
+// Keyboard focus leaving the charts hides the cursor, as the mouse leaving does.
+ui.charts.addEventListener("focusout", (event) => {
+  if (!ui.charts.contains(event.relatedTarget)) {
+    for (const u of state.charts) u.setCursor({ left: -10, top: -10 });
+  }
+});
+
+// ---- live samples ----------------------------------------------------------------------------
+
+function startLive() {
+  state.stopLive?.();
+  state.stopLive = null;
+  if (!state.live) return;
+  let wasDown = false;
+  state.stopLive = api.live(state.view.source, (sample) => {
+    if (!state.store) return;
+    const result = appendSample(state.store, sample);
+    if (result === "unknown") load(); // a new category or label: fetch the new shape
+    else if (result !== "old") queueRedraw();
+  }, (status) => {
+    if (status === "retrying") wasDown = true;
+    if (status === "open" && wasDown) {
+      wasDown = false;
+      load(); // fill the gap the outage left
+    }
+  });
+}
+
+// ---- sources, sign-in, start-up --------------------------------------------------------------
+
+async function loadSources() {
+  const { local, sources } = await api.sources();
+  const names = sources.map((s) => s.name);
+  ui.source.replaceChildren(...names.map((name) => el("option", { value: name }, name === local ? `${name} (this machine)` : name)));
+  const chosen = state.view.source && names.includes(state.view.source) ? state.view.source : (names.includes(local) ? local : names[0]);
+  if (chosen) ui.source.value = chosen;
+  ui.source.disabled = names.length < 2;
+}
+
+async function start() {
+  clearTimeout(state.retryTimer);
+  try {
+    await loadSources();
+  } catch (error) {
+    failed(error);
+    return;
+  }
+  ui.signin.hidden = true;
+  ui.app.hidden = false;
+  startLive();
+  await load();
+}
+
+function showSignIn() {
+  state.stopLive?.();
+  ui.app.hidden = true;
+  ui.signin.hidden = false;
+  showStatus("");
+  $("#token").focus();
+}
+
+$("#signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("#signin-error");
+  error.hidden = true;
+  try {
+    if (await api.signIn($("#token").value.trim())) {
+      $("#token").value = "";
+      await start();
+    } else {
+      error.hidden = false;
+    }
+  } catch {
+    error.textContent = "The server cannot be reached.";
+    error.hidden = false;
+  }
+});
+if (new URLSearchParams(location.search).get("signin") === "failed") {
+  $("#signin-error").hidden = false;
+  history.replaceState(null, "", location.pathname);
+}
+
+ui.range.addEventListener("change", () => {
+  if (ui.range.value === "custom") {
+    ui.custom.hidden = false;
+    fillCustom(state.window);
+    ui.customFrom.focus();
+    return;
+  }
+  navigate({ ...state.view, range: ui.range.value, from: null, to: null });
+});
+
+ui.custom.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const from = fromLocalInput(ui.customFrom.value);
+  const to = fromLocalInput(ui.customTo.value);
+  if (from === null || to === null || from >= to) {
+    showStatus("The custom range needs a start before its end.", "error");
+    return;
+  }
+  navigate({ ...state.view, range: "custom", from, to });
+});
+
+ui.source.addEventListener("change", () => {
+  state.view = { ...state.view, source: ui.source.value, pinned: null };
+  history.pushState(null, "", printView(state.view) || location.pathname);
+  startLive();
+  load();
+});
+
+ui.live.addEventListener("change", () => {
+  state.live = ui.live.checked;
+  localStorage.setItem("statsserver.live", state.live ? "on" : "off");
+  startLive();
+  if (state.live) load();
+});
+
+ui.refresh.addEventListener("click", () => load());
+ui.unpin.addEventListener("click", unpin);
+ui.toggle.addEventListener("click", () => {
+  const open = ui.toggle.getAttribute("aria-expanded") !== "true";
+  ui.toggle.setAttribute("aria-expanded", String(open));
+  $("#inspector").classList.toggle("open", open);
+});
+
+// Resizing changes how many points a chart can show, and its size.
+let lastWidth = 0;
+new ResizeObserver(() => {
+  const width = ui.charts.clientWidth;
+  if (!width || width === lastWidth) return;
+  lastWidth = width;
+  for (const u of state.charts) {
+    const box = u.root.parentElement;
+    u.setSize({ width: box.clientWidth, height: box.clientHeight });
+  }
+}).observe(ui.charts);
+
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  if (state.store) buildCharts(state.store);
+});
+
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js").catch((error) => console.warn("no offline shell:", error.message));
+}
+
+syncControls();
+start();
