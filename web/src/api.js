@@ -37,6 +37,7 @@ export const sources = (signal) => getJSON("/api/sources", {}, signal);
 export const series = (source, signal) => getJSON("/api/series", { source }, signal);
 export const data = (source, from, to, points, signal) =>
   getJSON("/api/data", { source, from: from.toFixed(3), to: to.toFixed(3), points }, signal);
+export const latest = (source, signal) => getJSON("/api/latest", { source }, signal);
 export const moment = (source, t, signal) => getJSON("/api/moment", { source, t: t.toFixed(3) }, signal);
 
 export async function signIn(token) {

@@ -32,7 +32,12 @@ const state = {
   redrawQueued: false,
   firstDraw: true,
   lastInput: 0,
+  inputHandled: 0,
   latestFetched: -Infinity,
+  intervals: new Map(), // source → sampling interval (null for pushing programs)
+  local: null,
+  sourcesReady: Promise.resolve(),
+  latest: null, // /api/latest's values, kept current by live samples: the value cards
 };
 if (state.view.range !== "custom") state.preset = state.view.range;
 
@@ -155,11 +160,14 @@ async function load() {
   ui.app.setAttribute("aria-busy", "true");
   try {
     performance.mark("data-requested");
-    const response = await api.data(state.view.source, win.from, win.to, points, controller.signal);
+    const [response] = await Promise.all([api.data(state.view.source, win.from, win.to, points, controller.signal),
+                                          state.sourcesReady]);
     performance.mark("data-received");
     if (controller.signal.aborted) return;
     showStatus("");
     draw(fromResponse(response, compareCategories));
+    loadLatest(state.view.source);
+    if (state.live && !state.stopLive) startLive();
   } catch (error) {
     if (error.name === "AbortError") return;
     failed(error);
@@ -168,6 +176,16 @@ async function load() {
       state.loading = null;
       ui.app.removeAttribute("aria-busy");
     }
+  }
+}
+
+// The value cards show what is true now, whatever window the charts show.
+async function loadLatest(source) {
+  try {
+    state.latest = (await api.latest(source)).values;
+    renderCards();
+  } catch (error) {
+    if (error.name !== "AbortError") console.warn("latest values:", error.message);
   }
 }
 
@@ -196,19 +214,25 @@ function showStatus(text, kind = "info") {
 
 function draw(store) {
   state.store = store;
-  const shape = shapeOf(store);
+  const shape = `${state.view.source ?? state.local}\u0002${shapeOf(store)}`;
+  const building = performance.now();
   if (shape !== state.shape || !state.charts.length) buildCharts(store);
   else {
     for (const u of state.charts) u.setData(plotColumns(store, store.categories.get(u.category)));
   }
   state.shape = shape;
   markWindow(state.window);
+  markEmpty();
   renderCards();
   renderInspector();
+  performance.measure("draw", { start: building, end: performance.now() });
   if (state.firstDraw) {
     state.firstDraw = false;
     // The charts are on their canvases now; the next frame shows them.
-    requestAnimationFrame(() => performance.mark("charts-drawn"));
+    requestAnimationFrame(() => {
+      performance.mark("charts-drawn");
+      registerWorker(); // after the charts: its caching must not compete with the first data
+    });
   }
 }
 
@@ -217,6 +241,7 @@ function draw(store) {
 const chartContext = {
   window: () => state.window,
   pinned: () => state.view.pinned,
+  spanGaps: () => !state.intervals.get(state.view.source ?? state.local),
   onCursor,
   onSelect: (from, to) => commitWindow({ from, to }),
 };
@@ -265,16 +290,24 @@ function buildCharts(store) {
 function renderCards() {
   const groups = [...state.store.categories.values()].filter((g) => !g.graph);
   const cards = groups.map((group) => {
-    const rows = group.labels.map((label, i) => {
-      const column = group.avg[i];
-      const at = lastIndex(column);
-      return el("div", { class: "card-row" }, el("dt", {}, label), el("dd", {}, formatValue(at < 0 ? null : column[at], group.unit)));
+    const rows = group.labels.map((label) => {
+      const entry = state.latest?.[group.category]?.[label];
+      return el("div", { class: "card-row" }, el("dt", {}, label), el("dd", {}, formatValue(entry ? entry.value : null, group.unit)));
     });
     return el("article", { class: "card", "data-category": group.category },
       el("h2", { text: titleOf(group.category), title: group.description || null }), el("dl", {}, ...rows));
   });
   ui.cards.replaceChildren(...cards);
   ui.cards.hidden = !cards.length;
+}
+
+/** Mark charts with nothing in the window, so an empty plot reads as "no data", not as broken. */
+function markEmpty() {
+  for (const figure of ui.charts.children) {
+    const group = state.store.categories.get(figure.dataset.category);
+    const empty = !group || group.avg.every((column) => lastIndex(column) < 0);
+    figure.classList.toggle("empty", empty);
+  }
 }
 
 // Redraws from live samples are gathered into one per frame.
@@ -292,6 +325,7 @@ function queueRedraw() {
       markWindow(state.window);
     }
     for (const u of state.charts) u.setData(plotColumns(state.store, state.store.categories.get(u.category)));
+    markEmpty();
     renderCards();
     if (state.cursorT === null && state.view.pinned === null) renderInspector();
   });
@@ -300,7 +334,10 @@ function queueRedraw() {
 // ---- the cursor and the moment inspector -----------------------------------------------------
 
 for (const type of ["pointermove", "mousemove", "keydown", "pointerdown"]) {
-  document.addEventListener(type, (event) => { state.lastInput = event.timeStamp; }, { capture: true, passive: true });
+  document.addEventListener(type, (event) => {
+    state.lastInput = event.timeStamp;
+    state.inputHandled = performance.now();
+  }, { capture: true, passive: true });
 }
 
 function onCursor(u) {
@@ -310,7 +347,11 @@ function onCursor(u) {
   state.cursorT = t;
   renderInspector();
   if (state.lastInput) {
-    performance.measure("inspector-update", { start: state.lastInput, end: performance.now() });
+    // Two measures: the app's own work for one move, and the wait since the input arrived
+    // (which includes the browser holding moves for the next frame).
+    const end = performance.now();
+    performance.measure("inspector-update", { start: state.inputHandled, end });
+    performance.measure("inspector-latency", { start: state.lastInput, end });
     state.lastInput = 0;
   }
 }
@@ -439,6 +480,12 @@ function startLive() {
   let wasDown = false;
   state.stopLive = api.live(state.view.source, (sample) => {
     if (!state.store) return;
+    for (const [category, labels] of Object.entries(sample.values)) {
+      for (const [label, value] of Object.entries(labels)) {
+        state.latest ??= {};
+        (state.latest[category] ??= {})[label] = { time: sample.time, value };
+      }
+    }
     const result = appendSample(state.store, sample);
     if (result === "unknown") load(); // a new category or label: fetch the new shape
     else if (result !== "old") queueRedraw();
@@ -456,28 +503,27 @@ function startLive() {
 async function loadSources() {
   const { local, sources } = await api.sources();
   const names = sources.map((s) => s.name);
+  state.intervals = new Map(sources.map((s) => [s.name, s.interval]));
   ui.source.replaceChildren(...names.map((name) => el("option", { value: name }, name === local ? `${name} (this machine)` : name)));
   const chosen = state.view.source && names.includes(state.view.source) ? state.view.source : (names.includes(local) ? local : names[0]);
   if (chosen) ui.source.value = chosen;
+  state.local = chosen;
   ui.source.disabled = names.length < 2;
 }
 
 async function start() {
   clearTimeout(state.retryTimer);
-  try {
-    await loadSources();
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  // The sources and the data are asked for together: one round trip less before the charts.
+  state.sourcesReady = loadSources();
+  state.sourcesReady.catch(() => {}); // load() reports the failure
   ui.signin.hidden = true;
   ui.app.hidden = false;
-  startLive();
   await load();
 }
 
 function showSignIn() {
   state.stopLive?.();
+  state.stopLive = null;
   ui.app.hidden = true;
   ui.signin.hidden = false;
   showStatus("");
@@ -564,7 +610,8 @@ matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
   if (state.store) buildCharts(state.store);
 });
 
-if ("serviceWorker" in navigator) {
+function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
   navigator.serviceWorker.register("/sw.js").catch((error) => console.warn("no offline shell:", error.message));
 }
 

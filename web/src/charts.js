@@ -35,23 +35,27 @@ export function colorOf(colors, index) {
 
 /**
  * A chart for one category inside `box` (its size comes from the box). `context` shares the
- * app's state: window() → {from, to}, pinned() → time or null, and the callbacks onCursor(u),
- * onSelect(from, to).
+ * app's state: window() → {from, to}, pinned() → time or null, spanGaps() → whether to join
+ * over empty buckets, and the callbacks onCursor(u), onSelect(from, to).
  */
 export function createChart(box, store, group, context, colors) {
   const n = group.labels.length;
   const unit = group.unit;
+  // A source with a sampling interval marks its outages with nulls, to be shown as holes. A
+  // pushing program has no interval: an empty bucket only means no push landed in it.
+  const spanGaps = context.spanGaps();
   const series = [{}];
   group.labels.forEach((label, i) => {
-    series.push({ label, stroke: colorOf(colors, i), width: 1.5, points: { show: false },
+    series.push({ label, stroke: colorOf(colors, i), width: 1.5, points: { show: false }, spanGaps,
                   value: (u, v) => formatValue(v, unit) });
   });
-  // The min and max lines are not drawn themselves; the band between them is.
-  for (const side of ["min", "max"]) {
-    group.labels.forEach((label) => series.push({ label: `${label} ${side}`, stroke: "transparent", width: 0,
-                                                 points: { show: false } }));
-  }
-  const bands = group.labels.map((_, i) => ({ series: [1 + 2 * n + i, 1 + n + i], fill: withAlpha(colorOf(colors, i), 0.18) }));
+  // The min and max are not lines: the max series fills the band down to the min, one polygon
+  // per run of data. (uPlot's own bands clip with both paths, which costs several times more to
+  // rasterise, and 20 charts are drawn at once.)
+  group.labels.forEach((label) => series.push({ label: `${label} min`, width: 0, paths: () => null }));
+  group.labels.forEach((label, i) => series.push({ label: `${label} max`, width: 0, points: { show: false },
+                                                   fill: withAlpha(colorOf(colors, i), 0.2),
+                                                   paths: bandPath(1 + n + i, spanGaps) }));
   const axis = { stroke: colors.text, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid, width: 1 },
                  font: "11px system-ui, sans-serif" };
   const options = {
@@ -60,6 +64,7 @@ export function createChart(box, store, group, context, colors) {
     legend: { show: false },
     padding: [8, 8, 0, 0],
     cursor: {
+      y: false, // a level line means nothing on the other charts
       sync: { key: SYNC_KEY },
       drag: { x: true, y: false, setScale: false },
       points: { show: false },
@@ -71,12 +76,11 @@ export function createChart(box, store, group, context, colors) {
       y: { range: (u, low, high) => yRange(low, high, unit) },
     },
     axes: [
-      { ...axis, space: 70, values: (u, splits, axisIndex, space, increment) => splits.map((t) => formatAxisTime(t, increment)) },
+      { ...axis, space: 70, size: 28, values: (u, splits, axisIndex, space, increment) => splits.map((t) => formatAxisTime(t, increment)) },
       { ...axis, size: axisWidth, values: (u, splits) => splits.map((v) => formatTick(v, unit)),
         ...(unit === "B" || unit === "B/s" ? { incrs: BINARY_INCREMENTS } : {}) },
     ],
     series,
-    bands,
     hooks: {
       setCursor: [(u) => context.onCursor(u)],
       setSelect: [(u) => {
@@ -94,6 +98,35 @@ export function createChart(box, store, group, context, colors) {
 }
 
 const BINARY_INCREMENTS = binaryIncrements();
+
+function bandPath(lowerIndex, spanGaps) {
+  return (u, upperIndex, first, last) => {
+    const times = u.data[0];
+    const upper = u.data[upperIndex];
+    const lower = u.data[lowerIndex];
+    const path = new Path2D();
+    let run = [];
+    const close = () => {
+      if (run.length > 1) {
+        const x = (i) => u.valToPos(times[i], "x", true);
+        path.moveTo(x(run[0]), u.valToPos(upper[run[0]], "y", true));
+        for (const i of run) path.lineTo(x(i), u.valToPos(upper[i], "y", true));
+        for (let k = run.length - 1; k >= 0; k -= 1) path.lineTo(x(run[k]), u.valToPos(lower[run[k]], "y", true));
+        path.closePath();
+      }
+      run = [];
+    };
+    for (let i = first; i <= last; i += 1) {
+      if (upper[i] === null || upper[i] === undefined || lower[i] === null || lower[i] === undefined) {
+        if (!spanGaps) close();
+      } else {
+        run.push(i);
+      }
+    }
+    close();
+    return { stroke: null, fill: path, clip: null, band: null, gaps: null, flags: 0 };
+  };
+}
 
 // Wide enough for the longest tick label, so "48.1 MiB/s" is never cut.
 function axisWidth(u, values) {
