@@ -15,3 +15,9 @@ def test_node_unit_tests_pass():
     result = subprocess.run([node, "--test", "test/"], cwd=ROOT / "web", capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "# fail 0" in result.stdout
+
+
+def test_every_web_module_is_described_in_the_docs():
+    described = (ROOT / "docs" / "webapp.md").read_text()
+    for path in (ROOT / "web" / "src").glob("*.js"):
+        assert path.name in described, path.name
