@@ -279,8 +279,9 @@ function buildCharts(store) {
     boxes.push([box, group]);
   }
   ui.charts.replaceChildren(...figures);
-  for (const [box, group] of boxes) {
-    const u = createChart(box, store, group, chartContext, state.colors);
+  const sizes = boxes.map(([box]) => ({ width: box.clientWidth, height: box.clientHeight }));
+  for (const [i, [box, group]] of boxes.entries()) {
+    const u = createChart(box, sizes[i], store, group, chartContext, state.colors);
     attachGestures(u, gestureContext);
     state.charts.push(u);
   }

@@ -34,11 +34,12 @@ export function colorOf(colors, index) {
 }
 
 /**
- * A chart for one category inside `box` (its size comes from the box). `context` shares the
+ * A chart for one category inside `box`, of `size` {width, height} (measured by the caller for
+ * all charts at once: reading a size after each chart went in would lay the page out each time). `context` shares the
  * app's state: window() → {from, to}, pinned() → time or null, spanGaps() → whether to join
  * over empty buckets, and the callbacks onCursor(u), onSelect(from, to).
  */
-export function createChart(box, store, group, context, colors) {
+export function createChart(box, size, store, group, context, colors) {
   const n = group.labels.length;
   const unit = group.unit;
   // A source with a sampling interval marks its outages with nulls, to be shown as holes. A
@@ -59,8 +60,8 @@ export function createChart(box, store, group, context, colors) {
   const axis = { stroke: colors.text, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid, width: 1 },
                  font: "11px system-ui, sans-serif" };
   const options = {
-    width: Math.max(100, box.clientWidth),
-    height: box.clientHeight || 160,
+    width: Math.max(100, size.width),
+    height: size.height || 160,
     legend: { show: false },
     padding: [8, 8, 0, 0],
     cursor: {
