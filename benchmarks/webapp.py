@@ -213,7 +213,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs: within a minute")
     parser.add_argument("--json", metavar="PATH", help="write the figures and targets here")
+    parser.add_argument("--gpu", action="store_true",
+                        help="leave out --disable-gpu (the tests' flag): Chromium's own compositing and canvas")
     arguments = parser.parse_args()
+    chromium_args = [a for a in CHROMIUM_ARGS if not (arguments.gpu and a == "--disable-gpu")]
     runs, moves = (3, 60) if arguments.quick else (10, 300)
 
     from playwright.sync_api import sync_playwright
@@ -225,7 +228,7 @@ def main() -> None:
             seed(server.url, source="bench", categories=CATEGORIES, points=SAMPLES, span=3600)
             seeded = time.monotonic() - started
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args)
                 weight = first_load(browser, server)
                 draw = draw_times(browser, server, runs)
                 cursor = cursor_latency(browser, server, moves)
@@ -275,8 +278,9 @@ def main() -> None:
          f"{floor_summary['median']:.1f}, p95 {floor_summary['p95']:.1f}"),
     ]
     width = max(len(r[0]) for r in rows)
-    print(f"web app, {CATEGORIES} charts × {SAMPLES} samples/h, Chromium {version}, {psutil.cpu_count()} cores "
-          f"(seeding took {seeded:.1f} s)")
+    print(f"web app, {CATEGORIES} charts × {SAMPLES} samples/h, Chromium {version} "
+          f"({' '.join(chromium_args)}), {VIEWPORT['width']}×{VIEWPORT['height']} at {PIXEL_RATIO}×, "
+          f"{psutil.cpu_count()} cores, load {os.getloadavg()[0]:.1f} (seeding took {seeded:.1f} s)")
     for name, value, note in rows:
         print(f"  {name:<{width}}  {value:>10}  {note}")
     print("targets:")
@@ -285,7 +289,8 @@ def main() -> None:
               f" (goal ≤ {target['goal']})")
     if arguments.json:
         Path(arguments.json).write_text(json.dumps({
-            "benchmark": "webapp", "quick": arguments.quick,
+            "benchmark": "webapp", "quick": arguments.quick, "chromium_args": chromium_args,
+            "viewport": VIEWPORT, "pixel_ratio": PIXEL_RATIO, "load_average": os.getloadavg(),
             "machine": {"cores": psutil.cpu_count(), "python": platform.python_version(), "chromium": version,
                         "platform": platform.platform()},
             "first_load": weight, "draw": {**draw, "summary": draw_summary, "baseline_summary": baseline_summary},

@@ -176,6 +176,28 @@ def test_a_live_sample_never_yanks_a_window_in_the_past(phone, web_server):
     assert phone.js(SHOWN_WINDOW) == window
 
 
+def test_live_samples_move_a_window_that_ends_now(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open("?range=5m")  # this machine, sampled every 0.5 s by the server's collector
+    start = app.js(SHOWN_WINDOW)
+    newest = app.js("() => document.querySelector('[data-moment-time]').getAttribute('datetime')")
+    app.wait(f"() => ({SHOWN_WINDOW})()[1] > {start[1] + 1}")
+    app.wait(f"() => document.querySelector('[data-moment-time]').getAttribute('datetime') !== {newest!r}")
+    later = app.js(SHOWN_WINDOW)
+    assert later[1] - later[0] == pytest.approx(300, abs=1)
+    requests = len(app.data_requests())
+    app.page.wait_for_timeout(1000)
+    assert len(app.data_requests()) == requests  # appended from the live feed, not fetched again
+    # Turned off, the window stands still
+    app.page.click("#live")
+    app.page.wait_for_timeout(300)
+    stopped = app.js(SHOWN_WINDOW)
+    app.page.wait_for_timeout(1500)
+    assert app.js(SHOWN_WINDOW) == stopped
+    assert app.errors == []
+
+
 def test_a_label_that_looks_like_html_is_text_and_runs_nothing(open_page):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()
