@@ -17,8 +17,8 @@ async function getJSON(path, params = {}, signal) {
     throw new Unreachable(`cannot reach the server (${error.message})`);
   }
   if (response.status === 401) throw new SignInNeeded("sign in");
-  // The service worker answers 503 with this header when the network is down.
-  if (response.status === 503 && response.headers.get("x-offline")) throw new Unreachable("the server cannot be reached");
+  // A proxy in front of a stopped server answers 502 or 504: unreachable too.
+  if (response.status === 502 || response.status === 504) throw new Unreachable(`the server did not answer (${response.status})`);
   if (!response.ok) {
     let reason = response.statusText;
     try {

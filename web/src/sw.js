@@ -13,37 +13,31 @@ self.addEventListener("install", (event) => {
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     for (const name of await caches.keys()) if (name.startsWith("statsserver-shell-") && name !== CACHE) await caches.delete(name);
+    // The page's request starts while this worker boots, rather than after.
+    if (self.registration.navigationPreload) await self.registration.navigationPreload.enable();
     await self.clients.claim();
   })());
-});
-
-const offline = () => new Response(JSON.stringify({ error: "the server cannot be reached" }), {
-  status: 503,
-  headers: { "Content-Type": "application/json", "X-Offline": "1" },
 });
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) return;
-  // The live feed is a stream for the browser itself: never through here.
-  if (url.pathname === "/api/live") return;
-  if (url.pathname.startsWith("/api/") || url.pathname === "/add_data_point") {
-    event.respondWith(fetch(request).catch(offline));
-    return;
-  }
+  // The API and the live feed go straight to the network: when it is down, the app's own fetch
+  // fails and it says the server is unreachable. Only the shell is this worker's business.
+  if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
   if (request.mode === "navigate") {
     // The newest shell when the server answers; the cached one when it does not.
-    event.respondWith(fetch(request).catch(async () => (await caches.match("/", { cacheName: CACHE })) || offline()));
+    event.respondWith((async () => {
+      try {
+        return (await event.preloadResponse) || (await fetch(request));
+      } catch {
+        return (await caches.match("/", { cacheName: CACHE })) || Response.error();
+      }
+    })());
     return;
   }
   event.respondWith((async () => {
     const cached = await caches.match(request, { cacheName: CACHE, ignoreSearch: true });
-    if (cached) return cached;
-    try {
-      return await fetch(request);
-    } catch {
-      return offline();
-    }
+    return cached || fetch(request);
   })());
 });

@@ -75,13 +75,10 @@ export function attachGestures(u, context) {
       return;
     }
     gesture = null;
-    if (event.type === "pointercancel") {
-      if (ended.mode !== "cursor") context.commit(context.window());
-      return;
-    }
-    const tap = !ended.moved && performance.now() - ended.started < TAP_MS;
+    // A cancel is the browser taking over (a vertical swipe scrolls the page): no tap then.
+    const tap = event.type === "pointerup" && !ended.moved && performance.now() - ended.started < TAP_MS;
     if (tap) context.pin(timeAt(ended.win, p.x, p.width));
-    else if (ended.mode !== "cursor") context.commit(context.window());
+    else if (ended.mode !== "cursor" && ended.moved) context.commit(context.window());
   }
   over.addEventListener("pointerup", endTouch);
   over.addEventListener("pointercancel", endTouch);
