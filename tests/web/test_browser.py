@@ -281,6 +281,30 @@ def test_the_installed_shell_opens_and_says_the_server_is_unreachable(browser, t
         server.stop()
 
 
+# WCAG contrast of every kind of text against what is behind it, and of each line colour against
+# the chart's background (non-text: 3:1).
+CONTRAST = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const background = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length < 4 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  const texts = ['.brand', '.field > span', '.switch span', '#refresh', 'figure.chart h2', '.legend li', '.unit', '.card dt', '.card dd',
+                 '.inspector-head h2', '[data-moment-mode]', '.moment-group h3', '.inspector th', '.inspector .value', '.hint'];
+  const found = [];
+  for (const selector of texts) {
+    const el = document.querySelector(selector);
+    if (!el || !el.getClientRects().length) continue;
+    found.push({ selector, ratio: ratio(rgb(getComputedStyle(el).color).slice(0, 3), background(el)), need: 4.5 });
+  }
+  for (const swatch of document.querySelectorAll('figure.chart:first-child .legend .swatch')) {
+    found.push({ selector: 'line ' + getComputedStyle(swatch).backgroundColor, need: 3,
+                 ratio: ratio(rgb(getComputedStyle(swatch).backgroundColor).slice(0, 3), background(swatch.closest('figure'))) });
+  }
+  return found;
+}"""
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_screenshots_and_no_horizontal_scrolling(open_page, device, scheme):
@@ -295,6 +319,15 @@ def test_screenshots_and_no_horizontal_scrolling(open_page, device, scheme):
     assert columns == (1 if device == "phone" else 2)
     background = app.js("() => getComputedStyle(document.body).backgroundColor")
     assert (background == "rgb(17, 20, 24)") == (scheme == "dark")
+    checked = app.js(CONTRAST)
+    assert len(checked) >= 12
+    for item in checked:
+        assert item["ratio"] >= item["need"], item
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     app.page.screenshot(path=str(SCREENSHOTS / f"{device}-{scheme}.png"))
+    if device == "phone":
+        app.page.click("#inspector-toggle")
+        app.wait("() => document.querySelector('#inspector').classList.contains('open')")
+        app.page.wait_for_timeout(200)
+        app.page.screenshot(path=str(SCREENSHOTS / f"{device}-{scheme}-inspector.png"))
     assert app.errors == []

@@ -592,6 +592,7 @@ ui.unpin.addEventListener("click", unpin);
 ui.toggle.addEventListener("click", () => {
   const open = ui.toggle.getAttribute("aria-expanded") !== "true";
   ui.toggle.setAttribute("aria-expanded", String(open));
+  ui.toggle.textContent = open ? "Hide" : "Details";
   $("#inspector").classList.toggle("open", open);
 });
 
