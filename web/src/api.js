@@ -6,7 +6,8 @@ export class Unreachable extends Error {}
 async function getJSON(path, params = {}, signal) {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value !== null && value !== undefined) query.set(key, String(value));
+    if (Array.isArray(value)) for (const item of value) query.append(key, String(item));
+    else if (value !== null && value !== undefined) query.set(key, String(value));
   }
   const address = query.size ? `${path}?${query}` : path;
   let response;
@@ -35,8 +36,9 @@ async function getJSON(path, params = {}, signal) {
 
 export const sources = (signal) => getJSON("/api/sources", {}, signal);
 export const series = (source, signal) => getJSON("/api/series", { source }, signal);
-export const data = (source, from, to, points, signal) =>
-  getJSON("/api/data", { source, from: from.toFixed(3), to: to.toFixed(3), points }, signal);
+/** categories: a list to ask for only those (repeated `category=`, so a name may hold a comma). */
+export const data = (source, from, to, points, signal, categories = null) =>
+  getJSON("/api/data", { source, from: from.toFixed(3), to: to.toFixed(3), points, category: categories }, signal);
 export const latest = (source, signal) => getJSON("/api/latest", { source }, signal);
 export const moment = (source, t, signal) => getJSON("/api/moment", { source, t: t.toFixed(3) }, signal);
 

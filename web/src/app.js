@@ -4,7 +4,9 @@ import "./style.css";
 import * as api from "./api.js";
 import { attachGestures } from "./touch.js";
 import { createChart, colorOf, theme } from "./charts.js";
-import { appendSample, fromResponse, lastIndex, latestValues, plotColumns, shapeOf, trimBefore, valuesAt } from "./data.js";
+import {
+  appendSample, fromResponse, lastIndex, latestValues, mergeResponse, plotColumns, shapeOf, trimBefore, valuesAt,
+} from "./data.js";
 import { $, el, setText } from "./dom.js";
 import { compareCategories, formatValue, fromLocalInput, titleOf, toLocalInput } from "./format.js";
 import { DEFAULT_RANGE, clampWindow, nearestIndex, panBy, pointsFor, rangeSeconds, stepIndex, zoomAt } from "./gestures.js";
@@ -150,23 +152,33 @@ function plotWidth() {
   return Math.max(100, column - 90); // less the y axis and the padding
 }
 
+// The first screenful of charts: asked for apart from the rest, so that they are drawn while
+// the server still works on the others.
+const FIRST_CHARTS = 6;
+
 async function load() {
   state.loading?.abort();
   const controller = new AbortController();
+  const { signal } = controller;
   state.loading = controller;
   const win = clampWindow(windowOf(state.view, now()));
   state.window = win;
   const points = pointsFor(plotWidth(), devicePixelRatio);
+  const source = state.view.source;
   ui.app.setAttribute("aria-busy", "true");
   try {
     performance.mark("data-requested");
-    const [response] = await Promise.all([api.data(state.view.source, win.from, win.to, points, controller.signal),
-                                          state.sourcesReady]);
-    performance.mark("data-received");
-    if (controller.signal.aborted) return;
-    showStatus("");
-    draw(fromResponse(response, compareCategories));
-    loadLatest(state.view.source);
+    if (state.charts.length) {
+      // Charts to refill (zoom, pan, refresh): one request for all.
+      const [response] = await Promise.all([api.data(source, win.from, win.to, points, signal), state.sourcesReady]);
+      performance.mark("data-received");
+      showStatus("");
+      draw(fromResponse(response, compareCategories));
+    } else {
+      await loadInParts(source, win, points, signal);
+    }
+    if (signal.aborted) return;
+    loadLatest(source);
     if (state.live && !state.stopLive) startLive();
   } catch (error) {
     if (error.name === "AbortError") return;
@@ -177,6 +189,32 @@ async function load() {
       ui.app.removeAttribute("aria-busy");
     }
   }
+}
+
+async function loadInParts(source, win, points, signal) {
+  const [catalog] = await Promise.all([api.series(source, signal), state.sourcesReady]);
+  const categories = [...new Set(catalog.series.map((s) => s.category))].sort(compareCategories);
+  const graphs = new Set(catalog.series.filter((s) => s.graph).map((s) => s.category));
+  const first = categories.filter((c) => graphs.has(c)).slice(0, FIRST_CHARTS);
+  const rest = categories.filter((c) => !first.includes(c));
+  const firstPart = api.data(source, win.from, win.to, points, signal, first.length ? first : null);
+  const restPart = first.length && rest.length ? api.data(source, win.from, win.to, points, signal, rest) : null;
+  restPart?.catch(() => {}); // reported when awaited
+  const response = await firstPart;
+  performance.mark("data-received");
+  showStatus("");
+  draw(fromResponse(response, compareCategories), { final: !restPart });
+  if (!restPart) return;
+  const more = await restPart;
+  performance.mark("data-received-all");
+  if (signal.aborted) return;
+  const building = performance.now();
+  if (mergeResponse(state.store, more, compareCategories)) {
+    for (const u of state.charts) u.setData(plotColumns(state.store, state.store.categories.get(u.category)));
+  }
+  addCharts([...state.store.categories.values()].filter((g) => g.graph && !first.includes(g.category)));
+  state.shape = shapeKey(state.store);
+  finishDraw(building, true);
 }
 
 // The value cards show what is true now, whatever window the charts show.
@@ -212,21 +250,28 @@ function showStatus(text, kind = "info") {
   setText(ui.status, text);
 }
 
-function draw(store) {
+const shapeKey = (store) => `${state.view.source ?? state.local}\u0002${shapeOf(store)}`;
+
+function draw(store, { final = true } = {}) {
   state.store = store;
-  const shape = `${state.view.source ?? state.local}\u0002${shapeOf(store)}`;
+  const shape = shapeKey(store);
   const building = performance.now();
   if (shape !== state.shape || !state.charts.length) buildCharts(store);
   else {
     for (const u of state.charts) u.setData(plotColumns(store, store.categories.get(u.category)));
   }
   state.shape = shape;
+  finishDraw(building, final);
+}
+
+function finishDraw(building, final) {
+  inspector.build(state.store, state.colors);
   markWindow(state.window);
   markEmpty();
   renderCards();
   renderInspector();
   performance.measure("draw", { start: building, end: performance.now() });
-  if (state.firstDraw) {
+  if (state.firstDraw && final) {
     state.firstDraw = false;
     // The charts are on their canvases now; the next frame shows them.
     requestAnimationFrame(() => {
@@ -259,10 +304,14 @@ function buildCharts(store) {
   for (const u of state.charts) u.destroy();
   state.charts = [];
   state.colors = theme();
+  ui.charts.replaceChildren();
+  addCharts([...store.categories.values()].filter((g) => g.graph));
+}
+
+function addCharts(groups) {
   const figures = [];
   const boxes = [];
-  for (const group of store.categories.values()) {
-    if (!group.graph) continue;
+  for (const group of groups) {
     const legend = el("ul", { class: "legend" }, ...group.labels.map((label, i) => {
       const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
       swatch.style.background = colorOf(state.colors, i);
@@ -278,14 +327,13 @@ function buildCharts(store) {
     figures.push(figure);
     boxes.push([box, group]);
   }
-  ui.charts.replaceChildren(...figures);
+  ui.charts.append(...figures);
   const sizes = boxes.map(([box]) => ({ width: box.clientWidth, height: box.clientHeight }));
   for (const [i, [box, group]] of boxes.entries()) {
-    const u = createChart(box, sizes[i], store, group, chartContext, state.colors);
+    const u = createChart(box, sizes[i], state.store, group, chartContext, state.colors);
     attachGestures(u, gestureContext);
     state.charts.push(u);
   }
-  inspector.build(store, state.colors);
 }
 
 function renderCards() {
@@ -609,7 +657,10 @@ new ResizeObserver(() => {
 }).observe(ui.charts);
 
 matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
-  if (state.store) buildCharts(state.store);
+  if (!state.store) return;
+  buildCharts(state.store);
+  inspector.build(state.store, state.colors);
+  renderInspector();
 });
 
 function registerWorker() {

@@ -129,3 +129,37 @@ export function latestValues(store) {
   }
   return { time: newest < 0 ? null : store.times[newest], values };
 }
+
+/**
+ * Add the categories of another /api/data answer for the same window and points. Both answers
+ * share the server's bucket grid but list only the buckets that held data, so where their times
+ * differ, both are spread onto the union of the two. Returns true when the times changed (charts
+ * already drawn need their columns again).
+ */
+export function mergeResponse(store, response, order = () => 0) {
+  const other = fromResponse(response, order);
+  const same = other.times.length === store.times.length && other.times.every((t, i) => t === store.times[i]);
+  if (!same) {
+    const times = [...new Set([...store.times, ...other.times])].sort((a, b) => a - b);
+    spread(store, times);
+    spread(other, times);
+  }
+  const merged = new Map([...store.categories, ...other.categories].sort(([a], [b]) => order(a, b)));
+  store.categories = merged;
+  return !same;
+}
+
+function spread(store, times) {
+  const at = new Map(times.map((t, i) => [t, i]));
+  const place = store.times.map((t) => at.get(t));
+  for (const group of store.categories.values()) {
+    for (const columns of [group.avg, group.min, group.max]) {
+      columns.forEach((column, j) => {
+        const wide = new Array(times.length).fill(null);
+        column.forEach((value, i) => { wide[place[i]] = value; });
+        columns[j] = wide;
+      });
+    }
+  }
+  store.times = times;
+}

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendSample, fromResponse, latestValues, plotColumns, shapeOf, trimBefore, valuesAt } from "../src/data.js";
+import { appendSample, fromResponse, latestValues, mergeResponse, plotColumns, shapeOf, trimBefore, valuesAt } from "../src/data.js";
 
 const response = () => ({
   start: 0, end: 40, step: 10, times: [5, 15, 25, 35],
@@ -82,4 +82,22 @@ test("latest: each series' newest value, whenever it came", () => {
   assert.equal(latest.values.cpu.total.avg, 50);
   assert.equal(latest.values.cpu.core0.avg, 1);
   assert.equal(latest.values.disk_free["/"].avg, 9);
+});
+
+test("a second answer for the same window merges onto one time grid", () => {
+  const store = fromResponse(response());
+  const second = {
+    start: 0, end: 40, step: 10, times: [5, 25, 45],
+    series: [{ category: "memory", label: "used", unit: "B", kind: "gauge", graph: true, description: "",
+               min: [1, 2, 3], avg: [1, 2, 3], max: [1, 2, 3] }],
+  };
+  assert.equal(mergeResponse(store, second), true);
+  assert.deepEqual(store.times, [5, 15, 25, 35, 45]);
+  assert.deepEqual(store.categories.get("memory").avg[0], [1, null, 2, null, 3]);
+  assert.deepEqual(store.categories.get("cpu").avg[0], [2, 3, 4, 5, null]);
+  assert.deepEqual([...store.categories.keys()], ["cpu", "disk_free", "memory"]);
+  const same = { ...second, times: [...store.times], series: [{ ...second.series[0], category: "swap",
+                 min: [0, 0, 0, 0, 0], avg: [0, 0, 0, 0, 0], max: [0, 0, 0, 0, 0] }] };
+  assert.equal(mergeResponse(store, same), false);
+  assert.equal(store.categories.size, 4);
 });
