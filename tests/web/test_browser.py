@@ -29,7 +29,8 @@ COLOURED_PIXELS = """() => [...document.querySelectorAll('figure.chart')].map((f
   return { category: figure.dataset.category, left, right };
 })"""
 
-SHOWN_WINDOW = "() => [Number(document.querySelector('#charts').dataset.from), Number(document.querySelector('#charts').dataset.to)]"
+SHOWN_WINDOW = ("() => [Number(document.querySelector('#charts').dataset.from),"
+                " Number(document.querySelector('#charts').dataset.to)]")
 
 
 def query_of(url):
@@ -63,7 +64,7 @@ def test_range_dropdown_changes_the_request_and_the_chart(open_page):
     assert end - start == pytest.approx(3600, abs=1)
     asked = len(app.data_requests())
     app.page.select_option("#range", "6h")
-    app.wait(f"() => Number(document.querySelector('#charts').dataset.to) - Number(document.querySelector('#charts').dataset.from) > 21000")
+    app.wait(f"() => ({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] > 21000")
     app.wait("() => !document.querySelector('#app').hasAttribute('aria-busy')")
     request = query_of(app.data_requests()[asked])
     assert float(request["to"]) - float(request["from"]) == pytest.approx(6 * 3600, abs=1)
@@ -82,7 +83,7 @@ def test_range_dropdown_changes_the_request_and_the_chart(open_page):
     # Back returns to the hour, from the address
     app.page.go_back()
     app.wait("() => document.querySelector('#range').value === '1h'")
-    app.wait(f"() => Math.abs(Number(document.querySelector('#charts').dataset.to) - Number(document.querySelector('#charts').dataset.from) - 3600) < 2")
+    app.wait(f"() => Math.abs(({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] - 3600) < 2")
     assert app.errors == []
 
 
@@ -100,7 +101,8 @@ def swipe(app, cdp, starts, ends, steps=8):
 
 
 def plot_box(app, index=0):
-    return app.js(f"() => {{ const r = document.querySelectorAll('figure.chart .u-over')[{index}].getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }}")
+    return app.js(f"() => {{ const r = document.querySelectorAll('figure.chart .u-over')[{index}].getBoundingClientRect();"
+                  " return [r.left, r.top, r.width, r.height]; }")
 
 
 @pytest.fixture
@@ -186,6 +188,8 @@ def test_live_samples_move_a_window_that_ends_now(open_page):
     app.wait(f"() => document.querySelector('[data-moment-time]').getAttribute('datetime') !== {newest!r}")
     later = app.js(SHOWN_WINDOW)
     assert later[1] - later[0] == pytest.approx(300, abs=1)
+    # The processes at the newest moment, from /api/moment
+    app.wait("() => document.querySelectorAll('#inspector .processes tbody tr').length > 0")
     requests = len(app.data_requests())
     app.page.wait_for_timeout(1000)
     assert len(app.data_requests()) == requests  # appended from the live feed, not fetched again
@@ -288,7 +292,13 @@ CONTRAST = """() => {
   const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
     .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
   const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
-  const background = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length < 4 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
   const texts = ['.brand', '.field > span', '.switch span', '#refresh', 'figure.chart h2', '.legend li', '.unit', '.card dt', '.card dd',
                  '.inspector-head h2', '[data-moment-mode]', '.moment-group h3', '.inspector th', '.inspector .value', '.hint'];
   const found = [];
