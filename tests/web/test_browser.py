@@ -178,6 +178,43 @@ def test_a_live_sample_never_yanks_a_window_in_the_past(phone, web_server):
     assert phone.js(SHOWN_WINDOW) == window
 
 
+def test_mouse_wheel_select_and_lower_half_drag_zoom_and_pan_and_double_click_resets(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    left, top, width, height = plot_box(app)
+    mouse = app.page.mouse
+    span = lambda: (lambda w: w[1] - w[0])(app.js(SHOWN_WINDOW))  # noqa: E731
+    # Wheel up over the chart zooms in about the pointer
+    mouse.move(left + width / 2, top + height / 4)
+    mouse.wheel(0, -200)
+    app.wait("() => new URLSearchParams(location.search).has('from')")
+    assert span() < 3600 * 0.8
+    # Dragging across the upper half selects the span to show
+    before = app.js(SHOWN_WINDOW)
+    mouse.move(left + width * 0.25, top + height * 0.2)
+    mouse.down()
+    mouse.move(left + width * 0.5, top + height * 0.2, steps=5)
+    mouse.up()
+    app.wait(f"() => ({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] < {(before[1] - before[0]) * 0.3}")
+    selected = app.js(SHOWN_WINDOW)
+    assert selected[1] - selected[0] == pytest.approx((before[1] - before[0]) / 4, rel=0.05)
+    # Dragging in the lower half pans: to the right shows earlier times
+    mouse.move(left + width * 0.3, top + height * 0.8)
+    mouse.down()
+    mouse.move(left + width * 0.6, top + height * 0.8, steps=5)
+    mouse.up()
+    app.wait(f"() => ({SHOWN_WINDOW})()[0] < {selected[0] - 1}")
+    panned = app.js(SHOWN_WINDOW)
+    assert selected[0] - panned[0] == pytest.approx(0.3 * (selected[1] - selected[0]), rel=0.1)
+    assert panned[1] - panned[0] == pytest.approx(selected[1] - selected[0], rel=0.01)
+    # Double-click: back to the hour ending now
+    mouse.dblclick(left + width / 2, top + height / 4)
+    app.wait("() => !new URLSearchParams(location.search).has('from')")
+    app.wait(f"() => Math.abs(({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] - 3600) < 2")
+    assert app.errors == []
+
+
 def test_live_samples_move_a_window_that_ends_now(open_page):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()

@@ -109,11 +109,10 @@ function resetWindow() {
 // ---- the address bar -------------------------------------------------------------------------
 
 function navigate(view, { push = true } = {}) {
-  const before = printView(state.view);
   state.view = view;
   if (view.range !== "custom") state.preset = view.range;
-  const address = printView(view) || location.pathname;
-  if (push && printView(view) !== before) history.pushState(null, "", address);
+  // Compared with the address, not the state: a gesture's preview has changed the state already.
+  if (push && printView(view) !== location.search) history.pushState(null, "", printView(view) || location.pathname);
   syncControls();
   load();
 }
