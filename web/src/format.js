@@ -85,7 +85,7 @@ export function formatTick(value, unit = "") {
   const [size, name] = binary ? scaled(value, 1024, BINARY) : scaled(value, 1000, SI);
   const number = +size.toPrecision(3);
   if (binary) return `${number} ${name}${unit === "B/s" ? "/s" : ""}`;
-  return `${number}${name}${unit ? ` ${unit}` : ""}`;
+  return unit ? `${number} ${name}${unit}` : `${number}${name}`;
 }
 
 const pad = (n) => String(n).padStart(2, "0");
