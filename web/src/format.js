@@ -81,6 +81,7 @@ export function formatTick(value, unit = "") {
   if (unit === "%") return `${+value.toFixed(2)}%`;
   if (unit === "°C") return `${+value.toFixed(1)}°`;
   if (unit === "s") return formatDuration(value);
+  if (unit === "RPM") return `${+value.toPrecision(4)} RPM`; // nobody says kRPM
   const binary = unit === "B" || unit === "B/s";
   const [size, name] = binary ? scaled(value, 1024, BINARY) : scaled(value, 1000, SI);
   const number = +size.toPrecision(3);

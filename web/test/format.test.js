@@ -47,7 +47,7 @@ test("axis ticks are short", () => {
   assert.equal(formatTick(10 * 2 ** 20, "B/s"), "10 MiB/s");
   assert.equal(formatTick(2e9, "Hz"), "2 GHz");
   assert.equal(formatTick(2000, "/s"), "2 k/s");
-  assert.equal(formatTick(3000, "RPM"), "3 kRPM");
+  assert.equal(formatTick(3000, "RPM"), "3000 RPM");
   assert.equal(formatTick(1500, ""), "1.5k");
   assert.equal(formatTick(45, "°C"), "45°");
 });
