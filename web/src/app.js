@@ -538,10 +538,13 @@ function startLive() {
     if (result === "unknown") load(); // a new category or label: fetch the new shape
     else if (result !== "old") queueRedraw();
   }, (status) => {
-    if (status === "retrying") wasDown = true;
+    if (status === "retrying" && !wasDown) {
+      wasDown = true;
+      if (ui.status.hidden) showStatus("Live updates interrupted: reconnecting…", "offline");
+    }
     if (status === "open" && wasDown) {
       wasDown = false;
-      load(); // fill the gap the outage left
+      load(); // fill the gap the outage left, and clear the message
     }
   });
 }
