@@ -262,8 +262,11 @@ def test_keyboard_moves_the_cursor_zooms_and_pins(open_page):
     first = app.js("() => document.querySelector('[data-moment-time]').textContent")
     app.page.keyboard.press("Shift+ArrowLeft")
     app.wait(f"() => document.querySelector('[data-moment-time]').textContent !== {first!r}")
+    asked = len(app.data_requests())
     app.page.keyboard.press("Enter")
     app.wait("() => new URLSearchParams(location.search).has('t')")
+    app.page.wait_for_timeout(300)
+    assert len(app.data_requests()) == asked  # a pin marks a moment; it fetches no data
     before = app.js(SHOWN_WINDOW)
     app.page.keyboard.press("+")
     app.wait(f"() => ({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] < {before[1] - before[0] - 10}")

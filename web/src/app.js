@@ -108,13 +108,13 @@ function resetWindow() {
 
 // ---- the address bar -------------------------------------------------------------------------
 
-function navigate(view, { push = true } = {}) {
+function navigate(view, { push = true, reload = true } = {}) {
   state.view = view;
   if (view.range !== "custom") state.preset = view.range;
   // Compared with the address, not the state: a gesture's preview has changed the state already.
   if (push && printView(view) !== location.search) history.pushState(null, "", printView(view) || location.pathname);
   syncControls();
-  load();
+  if (reload) load();
 }
 
 window.addEventListener("popstate", () => {
@@ -440,12 +440,20 @@ function scheduleMoment(t, mode) {
   }, mode === "cursor" ? 200 : 0);
 }
 
+// Pinning changes what is marked and inspected, not what is loaded.
 function pin(t) {
-  navigate({ ...state.view, pinned: t }, { push: true });
+  navigate({ ...state.view, pinned: t }, { reload: false });
+  showPin();
 }
 
 function unpin() {
-  navigate({ ...state.view, pinned: null });
+  navigate({ ...state.view, pinned: null }, { reload: false });
+  showPin();
+}
+
+function showPin() {
+  for (const u of state.charts) u.redraw(false);
+  renderInspector();
 }
 
 // ---- keyboard --------------------------------------------------------------------------------
