@@ -3,8 +3,10 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from statsserver import config as settings
@@ -49,3 +51,71 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen
+    url: str
+    directory: Path
+    port: int
+
+    @property
+    def token(self) -> str:
+        return (self.directory / "token").read_text().strip()
+
+    def client(self, token: str | None = "auto", **options) -> httpx.Client:
+        headers = {}
+        if token == "auto":
+            token = self.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **options)
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.terminate()
+        _, stderr = self.process.communicate(timeout=30)
+        return stderr
+
+
+def _ready(url: str, verify=True) -> bool:
+    try:
+        return httpx.get(f"{url}/api/health", timeout=1, verify=verify).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def launch_server(folder: Path, command="run", settings="", scheme="http", directory=None, extra=(),
+                  interval=0.25, generator="") -> RunningServer:
+    """`statsserver run|serve` on a free loopback port, ready when this returns."""
+    directory = directory or folder / "data"
+    port = free_port()
+    config = folder / f"settings-{port}.conf"
+    config.write_text(f"[generator]\ndirectory = {directory}\ninterval = {interval}\n{generator}"
+                      f"[server]\nhost = 127.0.0.1\nport = {port}\n{settings}")
+    process = subprocess.Popen(statsserver_command(command, "--config", str(config), *extra),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=clean_environ())
+    server = RunningServer(process, f"{scheme}://127.0.0.1:{port}", directory, port)
+    try:
+        wait_for(lambda: process.poll() is not None or _ready(server.url, verify=False))
+    except BaseException:
+        server.stop()
+        raise
+    assert process.poll() is None, process.communicate()[1]
+    return server
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Start `statsserver run|serve` on a free loopback port; stopped (SIGTERM) after the test."""
+    started = []
+
+    def start(*arguments, **options):
+        server = launch_server(tmp_path, *arguments, **options)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -26,7 +26,8 @@ from .feed import Feed
 
 log = logging.getLogger(__name__)
 
-WEB_ROOT = Path(__file__).resolve().parent.parent / "web" / "public"
+# Built from web/ by `npm run build` (the Makefile and the package build run it).
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web" / "dist"
 # Fingerprinted files never change under their name: browsers may keep them for a year.
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -120,7 +121,14 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
         response.headers.append(*(part.decode() for part in cookie_header("", secure, max_age=0)))
         return response
 
-    app.mount("/", WebFiles(directory=WEB_ROOT, html=True), name="web")
+    if WEB_ROOT.is_dir():
+        app.mount("/", WebFiles(directory=WEB_ROOT, html=True), name="web")
+    else:
+        # A source checkout without `npm run build`: the API works; the page says what is missing.
+        @app.get("/", include_in_schema=False)
+        async def unbuilt() -> Response:
+            return Response("The web app is not built: run `make` (or `cd web && npm ci && npm run build`).\n",
+                            status_code=503, media_type="text/plain")
     # Level 5 compresses JSON nearly as well as 9 at a fraction of the CPU.
     app.add_middleware(GZipMiddleware, minimum_size=800, compresslevel=5)
     app.add_middleware(AccessControl, token=token, trust_localhost=config.server.trust_localhost, secure=secure)

@@ -1,0 +1,383 @@
+"""What a person sees and does, in headless Chromium against a real server and database."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from .conftest import CATEGORIES, SCREENSHOTS, SOURCE, XSS_LABEL
+
+pytestmark = pytest.mark.timeout(180)
+
+# Pixels of a chart's canvas near its first line's colour, left and right of the middle: the
+# seeded hour fills a 1 h chart edge to edge, and only the right sixth of a 6 h one.
+COLOURED_PIXELS = """() => [...document.querySelectorAll('figure.chart')].map((figure) => {
+  const canvas = figure.querySelector('canvas');
+  const swatch = getComputedStyle(figure.querySelector('.legend .swatch')).backgroundColor;
+  const [r, g, b] = swatch.match(/\\d+/g).map(Number);
+  const { data, width, height } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+  let left = 0, right = 0;
+  for (let y = 0; y < height; y += 1) for (let x = 0; x < width; x += 1) {
+    const i = 4 * (y * width + x);
+    if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 60 && data[i + 3] > 200) {
+      if (x < width / 2) left += 1; else right += 1;
+    }
+  }
+  return { category: figure.dataset.category, left, right };
+})"""
+
+SHOWN_WINDOW = ("() => [Number(document.querySelector('#charts').dataset.from),"
+                " Number(document.querySelector('#charts').dataset.to)]")
+
+
+def query_of(url):
+    return {key: values[0] for key, values in parse_qs(urlparse(url).query).items()}
+
+
+def test_page_loads_without_errors_and_every_chart_draws_its_data(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    charts = app.js("() => [...document.querySelectorAll('figure.chart')].map((f) => f.dataset.category)")
+    assert len(charts) == CATEGORIES
+    assert charts[:3] == ["cpu", "cpu_modes", "cpu_frequency"]  # the collectors' order, not the alphabet
+    for chart in app.js(COLOURED_PIXELS):
+        assert chart["left"] > 50 and chart["right"] > 50, chart
+    # nograph categories are values, not charts
+    assert app.js("() => document.querySelector('[data-category=disk_free]').tagName") == "ARTICLE"
+    app.wait("() => document.querySelector('#cards').textContent.includes('41.2 GiB')")
+    # The app asked for about as many points as a chart is wide
+    points = int(query_of(app.data_requests()[-1])["points"])
+    width = app.js("() => document.querySelector('figure.chart canvas').getBoundingClientRect().width")
+    assert width * 0.7 < points <= width * 1.1
+    assert app.errors == []
+
+
+def test_range_dropdown_changes_the_request_and_the_chart(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    start, end = app.js(SHOWN_WINDOW)
+    assert end - start == pytest.approx(3600, abs=1)
+    asked = len(app.data_requests())
+    app.page.select_option("#range", "6h")
+    app.wait(f"() => ({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] > 21000")
+    app.wait("() => !document.querySelector('#app').hasAttribute('aria-busy')")
+    request = query_of(app.data_requests()[asked])
+    assert float(request["to"]) - float(request["from"]) == pytest.approx(6 * 3600, abs=1)
+    assert query_of(app.page.url)["range"] == "6h"
+    # An hour of data fills the right sixth of a six-hour chart: nothing on its left half.
+    for chart in app.js(COLOURED_PIXELS):
+        assert chart["left"] < 20 and chart["right"] > 50, chart
+    # A window before any data: every chart says so rather than looking broken
+    app.page.select_option("#range", "custom")
+    app.page.fill("#custom-from", "2026-01-01T00:00")
+    app.page.fill("#custom-to", "2026-01-02T00:00")
+    app.page.click("#custom button[type=submit]")
+    app.wait(f"() => document.querySelectorAll('figure.chart.empty').length === {CATEGORIES}")
+    assert query_of(app.page.url)["from"]
+    app.page.go_back()
+    # Back returns to the hour, from the address
+    app.page.go_back()
+    app.wait("() => document.querySelector('#range').value === '1h'")
+    app.wait(f"() => Math.abs(({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] - 3600) < 2")
+    assert app.errors == []
+
+
+def touch(cdp, kind, *points):
+    cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)]})
+
+
+def swipe(app, cdp, starts, ends, steps=8):
+    touch(cdp, "touchStart", *starts)
+    for step in range(1, steps + 1):
+        f = step / steps
+        touch(cdp, "touchMove", *[(x0 + (x1 - x0) * f, y0 + (y1 - y0) * f) for (x0, y0), (x1, y1) in zip(starts, ends)])
+        app.page.wait_for_timeout(30)
+    touch(cdp, "touchEnd")
+
+
+def plot_box(app, index=0):
+    return app.js(f"() => {{ const r = document.querySelectorAll('figure.chart .u-over')[{index}].getBoundingClientRect();"
+                  " return [r.left, r.top, r.width, r.height]; }")
+
+
+@pytest.fixture
+def phone(open_page):
+    app = open_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, device_scale_factor=2)
+    app.sign_in()
+    app.open()
+    app.cdp = app.page.context.new_cdp_session(app.page)
+    return app
+
+
+def test_pinch_zooms_in(phone):
+    left, top, width, height = plot_box(phone)
+    middle_y = top + height * 0.5
+    before = phone.js(SHOWN_WINDOW)
+    asked = len(phone.data_requests())
+    centre = left + width / 2
+    swipe(phone, phone.cdp, [(centre - 30, middle_y), (centre + 30, middle_y)], [(centre - 120, middle_y), (centre + 120, middle_y)])
+    phone.wait(f"() => new URLSearchParams(location.search).has('from')")
+    after = phone.js(SHOWN_WINDOW)
+    span_before, span_after = before[1] - before[0], after[1] - after[0]
+    assert span_after == pytest.approx(span_before / 4, rel=0.15)  # fingers four times as far apart
+    assert before[0] < after[0] < after[1] < before[1]
+    # Finer detail is fetched for the new window
+    phone.wait(f"() => performance.getEntriesByName('data-received').length >= 2")
+    request = query_of(phone.data_requests()[asked])
+    assert float(request["to"]) - float(request["from"]) == pytest.approx(span_after, rel=0.01)
+    assert phone.errors == []
+
+
+def test_one_finger_in_the_upper_half_moves_the_cursor_and_updates_the_inspector(phone):
+    left, top, width, height = plot_box(phone)
+    y = top + height * 0.25
+    assert phone.js("() => document.querySelector('#inspector').dataset.mode") == "latest"
+    start_window = phone.js(SHOWN_WINDOW)
+    touch(phone.cdp, "touchStart", (left + width * 0.2, y))
+    for x in (0.3, 0.4, 0.5):
+        touch(phone.cdp, "touchMove", (left + width * x, y))
+        phone.page.wait_for_timeout(30)
+    phone.wait("() => document.querySelector('#inspector').dataset.mode === 'cursor'")
+    shown = phone.js("() => document.querySelector('[data-moment-time]').getAttribute('datetime')")
+    moment = time.mktime(time.strptime(shown[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    expected = start_window[0] + 0.5 * (start_window[1] - start_window[0])
+    assert moment == pytest.approx(expected, abs=(start_window[1] - start_window[0]) / 50)
+    touch(phone.cdp, "touchEnd")
+    assert phone.js(SHOWN_WINDOW) == start_window  # the cursor, not the window, moved
+    assert phone.errors == []
+
+
+def test_one_finger_in_the_lower_half_pans(phone):
+    left, top, width, height = plot_box(phone)
+    y = top + height * 0.75
+    before = phone.js(SHOWN_WINDOW)
+    swipe(phone, phone.cdp, [(left + width * 0.3, y)], [(left + width * 0.8, y)])
+    phone.wait("() => new URLSearchParams(location.search).has('from')")
+    after = phone.js(SHOWN_WINDOW)
+    span = before[1] - before[0]
+    assert after[1] - after[0] == pytest.approx(span, rel=0.01)
+    assert before[0] - after[0] == pytest.approx(0.5 * span, rel=0.1)  # dragged right: earlier times
+    assert phone.errors == []
+
+
+def test_a_live_sample_never_yanks_a_window_in_the_past(phone, web_server):
+    left, top, width, height = plot_box(phone)
+    y = top + height * 0.75
+    swipe(phone, phone.cdp, [(left + width * 0.3, y)], [(left + width * 0.7, y)])
+    phone.wait("() => new URLSearchParams(location.search).has('from')")
+    window = phone.js(SHOWN_WINDOW)
+    with web_server.client() as client:
+        client.post("/api/points", json={"source": SOURCE, "points": [
+            {"category": "cpu", "label": "total", "value": 12, "unit": "%", "time": time.time()}]})
+    phone.page.wait_for_timeout(1500)
+    assert phone.js(SHOWN_WINDOW) == window
+
+
+def test_mouse_wheel_select_and_lower_half_drag_zoom_and_pan_and_double_click_resets(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    left, top, width, height = plot_box(app)
+    mouse = app.page.mouse
+    span = lambda: (lambda w: w[1] - w[0])(app.js(SHOWN_WINDOW))  # noqa: E731
+    # Wheel up over the chart zooms in about the pointer
+    mouse.move(left + width / 2, top + height / 4)
+    mouse.wheel(0, -200)
+    app.wait("() => new URLSearchParams(location.search).has('from')")
+    assert span() < 3600 * 0.8
+    # Dragging across the upper half selects the span to show
+    before = app.js(SHOWN_WINDOW)
+    mouse.move(left + width * 0.25, top + height * 0.2)
+    mouse.down()
+    mouse.move(left + width * 0.5, top + height * 0.2, steps=5)
+    mouse.up()
+    app.wait(f"() => ({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] < {(before[1] - before[0]) * 0.3}")
+    selected = app.js(SHOWN_WINDOW)
+    assert selected[1] - selected[0] == pytest.approx((before[1] - before[0]) / 4, rel=0.05)
+    # Dragging in the lower half pans: to the right shows earlier times
+    mouse.move(left + width * 0.3, top + height * 0.8)
+    mouse.down()
+    mouse.move(left + width * 0.6, top + height * 0.8, steps=5)
+    mouse.up()
+    app.wait(f"() => ({SHOWN_WINDOW})()[0] < {selected[0] - 1}")
+    panned = app.js(SHOWN_WINDOW)
+    assert selected[0] - panned[0] == pytest.approx(0.3 * (selected[1] - selected[0]), rel=0.1)
+    assert panned[1] - panned[0] == pytest.approx(selected[1] - selected[0], rel=0.01)
+    # Double-click: back to the hour ending now
+    mouse.dblclick(left + width / 2, top + height / 4)
+    app.wait("() => !new URLSearchParams(location.search).has('from')")
+    app.wait(f"() => Math.abs(({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] - 3600) < 2")
+    assert app.errors == []
+
+
+def test_live_samples_move_a_window_that_ends_now(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open("?range=5m")  # this machine, sampled every 0.5 s by the server's collector
+    start = app.js(SHOWN_WINDOW)
+    newest = app.js("() => document.querySelector('[data-moment-time]').getAttribute('datetime')")
+    app.wait(f"() => ({SHOWN_WINDOW})()[1] > {start[1] + 1}")
+    app.wait(f"() => document.querySelector('[data-moment-time]').getAttribute('datetime') !== {newest!r}")
+    later = app.js(SHOWN_WINDOW)
+    assert later[1] - later[0] == pytest.approx(300, abs=1)
+    # The processes at the newest moment, from /api/moment
+    app.wait("() => document.querySelectorAll('#inspector .processes tbody tr').length > 0")
+    requests = len(app.data_requests())
+    app.page.wait_for_timeout(1000)
+    assert len(app.data_requests()) == requests  # appended from the live feed, not fetched again
+    # Turned off, the window stands still
+    app.page.click("#live")
+    app.page.wait_for_timeout(300)
+    stopped = app.js(SHOWN_WINDOW)
+    app.page.wait_for_timeout(1500)
+    assert app.js(SHOWN_WINDOW) == stopped
+    assert app.errors == []
+
+
+def test_a_label_that_looks_like_html_is_text_and_runs_nothing(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    legend = app.js("() => document.querySelector('[data-category=garden] .legend').textContent")
+    assert XSS_LABEL in legend
+    assert XSS_LABEL in app.js("() => document.querySelector('#inspector').textContent")
+    assert app.js("() => document.querySelectorAll('img[src=x], img[onerror]').length") == 0
+    app.page.wait_for_timeout(300)
+    assert app.dialogs == []
+    assert app.errors == []
+
+
+def test_keyboard_moves_the_cursor_zooms_and_pins(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    app.page.focus("figure.chart")
+    app.page.keyboard.press("ArrowLeft")
+    app.wait("() => document.querySelector('#inspector').dataset.mode === 'cursor'")
+    first = app.js("() => document.querySelector('[data-moment-time]').textContent")
+    app.page.keyboard.press("Shift+ArrowLeft")
+    app.wait(f"() => document.querySelector('[data-moment-time]').textContent !== {first!r}")
+    asked = len(app.data_requests())
+    app.page.keyboard.press("Enter")
+    app.wait("() => new URLSearchParams(location.search).has('t')")
+    app.page.wait_for_timeout(300)
+    assert len(app.data_requests()) == asked  # a pin marks a moment; it fetches no data
+    before = app.js(SHOWN_WINDOW)
+    app.page.keyboard.press("+")
+    app.wait(f"() => ({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] < {before[1] - before[0] - 10}")
+    assert "from" in query_of(app.page.url)
+    after = app.js(SHOWN_WINDOW)
+    assert after[1] - after[0] == pytest.approx((before[1] - before[0]) / 2, rel=0.01)
+    # The pinned moment and the zoomed window come back from the address alone
+    address = app.page.url
+    again = open_page(viewport={"width": 1440, "height": 900})
+    again.sign_in()
+    again.page.goto(address)
+    again.wait_for_charts()
+    again.wait("() => document.querySelector('#inspector').dataset.mode === 'pinned'")
+    assert again.js(SHOWN_WINDOW) == pytest.approx(after, abs=0.01)
+    assert app.errors == [] and again.errors == []
+
+
+def test_without_a_token_the_app_asks_to_sign_in(open_page, web_server):
+    app = open_page(viewport={"width": 390, "height": 844})
+    app.page.goto(f"{web_server.url}/?source={SOURCE}")
+    app.wait("() => !document.querySelector('#signin').hidden")
+    app.page.fill("#token", "wrong")
+    app.page.click("#signin button[type=submit]")
+    app.wait("() => !document.querySelector('#signin-error').hidden")
+    app.page.fill("#token", web_server.token)
+    app.page.click("#signin button[type=submit]")
+    app.wait_for_charts()
+    assert app.js("() => document.querySelector('#signin').hidden")
+    assert len(app.js("() => [...document.querySelectorAll('figure.chart')]")) == CATEGORIES
+    # The one 401 that led to the sign-in form is the console's only complaint
+    assert all("401" in error for error in app.errors), app.errors
+
+
+def test_the_installed_shell_opens_and_says_the_server_is_unreachable(browser, tmp_path):
+    from ..conftest import launch_server
+    from .conftest import Page
+
+    server = launch_server(tmp_path, interval=0.5)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        app = Page(context.new_page(), server)
+        app.sign_in()
+        app.page.goto(server.url + "/")
+        app.wait_for_charts()
+        app.wait("async () => !!(await navigator.serviceWorker.ready).active")
+        # A page opened once the worker is active is one it controls, as an installed app's is.
+        app.page.reload()
+        app.wait("() => !!navigator.serviceWorker.controller")
+        server.stop()
+        app.page.reload()
+        app.wait("() => /unreachable/i.test(document.querySelector('#status').textContent)")
+        assert app.js("() => document.querySelector('.brand').textContent").strip() == "StatsServer"
+        assert not app.js("() => document.querySelector('#status').hidden")
+    finally:
+        context.close()
+        server.stop()
+
+
+# WCAG contrast of every kind of text against what is behind it, and of each line colour against
+# the chart's background (non-text: 3:1).
+CONTRAST = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const texts = ['.brand', '.field > span', '.switch span', '#refresh', 'figure.chart h2', '.legend li', '.unit', '.card dt', '.card dd',
+                 '.inspector-head h2', '[data-moment-mode]', '.moment-group h3', '.inspector th', '.inspector .value', '.hint'];
+  const found = [];
+  for (const selector of texts) {
+    const el = document.querySelector(selector);
+    if (!el || !el.getClientRects().length) continue;
+    found.push({ selector, ratio: ratio(rgb(getComputedStyle(el).color).slice(0, 3), background(el)), need: 4.5 });
+  }
+  for (const swatch of document.querySelectorAll('figure.chart:first-child .legend .swatch')) {
+    found.push({ selector: 'line ' + getComputedStyle(swatch).backgroundColor, need: 3,
+                 ratio: ratio(rgb(getComputedStyle(swatch).backgroundColor).slice(0, 3), background(swatch.closest('figure'))) });
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_screenshots_and_no_horizontal_scrolling(open_page, device, scheme):
+    options = ({"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+               if device == "phone" else {"viewport": {"width": 1440, "height": 900}})
+    app = open_page(color_scheme=scheme, **options)
+    app.sign_in()
+    app.open()
+    app.page.wait_for_timeout(300)  # the processes table arrives after the charts
+    assert app.js("() => document.documentElement.scrollWidth <= window.innerWidth")
+    columns = app.js("() => getComputedStyle(document.querySelector('#charts')).gridTemplateColumns.split(' ').length")
+    assert columns == (1 if device == "phone" else 2)
+    background = app.js("() => getComputedStyle(document.body).backgroundColor")
+    assert (background == "rgb(17, 20, 24)") == (scheme == "dark")
+    checked = app.js(CONTRAST)
+    assert len(checked) >= 12
+    for item in checked:
+        assert item["ratio"] >= item["need"], item
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    app.page.screenshot(path=str(SCREENSHOTS / f"{device}-{scheme}.png"))
+    if device == "phone":
+        app.page.click("#inspector-toggle")
+        app.wait("() => document.querySelector('#inspector').classList.contains('open')")
+        app.page.wait_for_timeout(200)
+        app.page.screenshot(path=str(SCREENSHOTS / f"{device}-{scheme}-inspector.png"))
+    assert app.errors == []

@@ -1,0 +1,682 @@
+// The app: state, the address bar, loading, live samples, and wiring the parts together.
+
+import "./style.css";
+import * as api from "./api.js";
+import { attachGestures } from "./touch.js";
+import { createChart, colorOf, theme } from "./charts.js";
+import {
+  appendSample, fromResponse, lastIndex, latestValues, mergeResponse, plotColumns, shapeOf, trimBefore, valuesAt,
+} from "./data.js";
+import { $, el, setText } from "./dom.js";
+import { compareCategories, formatValue, fromLocalInput, titleOf, toLocalInput } from "./format.js";
+import { DEFAULT_RANGE, clampWindow, nearestIndex, panBy, pointsFor, rangeSeconds, stepIndex, zoomAt } from "./gestures.js";
+import { Inspector, momentValues } from "./inspector.js";
+import { parseView, printView, windowOf } from "./view.js";
+
+const RETRY_MS = 5000;
+const now = () => Date.now() / 1000;
+
+const state = {
+  view: parseView(location.search),
+  preset: DEFAULT_RANGE, // where double-click and 0 go back to
+  live: localStorage.getItem("statsserver.live") !== "off",
+  window: null,
+  store: null,
+  shape: "",
+  charts: [],
+  cursorT: null,
+  colors: null,
+  loading: null,
+  stopLive: null,
+  momentRequest: null,
+  momentTimer: 0,
+  retryTimer: 0,
+  redrawQueued: false,
+  firstDraw: true,
+  lastInput: 0,
+  inputHandled: 0,
+  latestFetched: -Infinity,
+  intervals: new Map(), // source → sampling interval (null for pushing programs)
+  local: null,
+  sourcesReady: Promise.resolve(),
+  latest: null, // /api/latest's values, kept current by live samples: the value cards
+};
+if (state.view.range !== "custom") state.preset = state.view.range;
+
+const ui = {
+  source: $("#source"),
+  range: $("#range"),
+  custom: $("#custom"),
+  customFrom: $("#custom-from"),
+  customTo: $("#custom-to"),
+  live: $("#live"),
+  refresh: $("#refresh"),
+  status: $("#status"),
+  app: $("#app"),
+  charts: $("#charts"),
+  cards: $("#cards"),
+  signin: $("#signin"),
+  unpin: $("#unpin"),
+  toggle: $("#inspector-toggle"),
+};
+const inspector = new Inspector($("#inspector"));
+
+// ---- the time window -------------------------------------------------------------------------
+
+const follows = () => state.view.range !== "custom" && state.live;
+const latestAllowed = () => now() + 60;
+
+// The window shown, on the charts' element too: what a test or a tool can read without pixels.
+function markWindow(win) {
+  ui.charts.dataset.from = win.from.toFixed(3);
+  ui.charts.dataset.to = win.to.toFixed(3);
+}
+
+function setWindow(win) {
+  state.window = win;
+  markWindow(win);
+  for (const u of state.charts) u.setScale("x", { min: win.from, max: win.to });
+  if (state.view.range === "custom" || ui.range.value === "custom") fillCustom(win);
+}
+
+// Gestures preview at most once a frame; the last one wins.
+let pendingWindow = null;
+function previewWindow(win) {
+  pendingWindow = win;
+  requestAnimationFrame(() => {
+    if (!pendingWindow) return;
+    const next = pendingWindow;
+    pendingWindow = null;
+    if (state.view.range !== "custom") {
+      // Touching the time axis leaves "follow now": a live sample must not yank it back.
+      state.view = { ...state.view, range: "custom", from: next.from, to: next.to };
+      syncControls();
+    }
+    setWindow(next);
+  });
+}
+
+function commitWindow(win) {
+  pendingWindow = null;
+  const clamped = clampWindow(win, latestAllowed());
+  navigate({ ...state.view, range: "custom", from: clamped.from, to: clamped.to });
+}
+
+function resetWindow() {
+  navigate({ ...state.view, range: state.preset, from: null, to: null });
+}
+
+// ---- the address bar -------------------------------------------------------------------------
+
+function navigate(view, { push = true, reload = true } = {}) {
+  state.view = view;
+  if (view.range !== "custom") state.preset = view.range;
+  // Compared with the address, not the state: a gesture's preview has changed the state already.
+  if (push && printView(view) !== location.search) history.pushState(null, "", printView(view) || location.pathname);
+  syncControls();
+  if (reload) load();
+}
+
+window.addEventListener("popstate", () => {
+  const view = parseView(location.search);
+  const sourceChanged = view.source !== state.view.source;
+  state.view = view;
+  if (view.range !== "custom") state.preset = view.range;
+  syncControls();
+  if (sourceChanged) startLive();
+  load();
+});
+
+function syncControls() {
+  ui.range.value = state.view.range;
+  ui.custom.hidden = state.view.range !== "custom";
+  if (state.view.range === "custom") fillCustom(state.view);
+  ui.live.checked = state.live;
+  ui.unpin.hidden = state.view.pinned === null;
+  if (state.view.source && ui.source.value !== state.view.source) ui.source.value = state.view.source;
+}
+
+function fillCustom(win) {
+  if (document.activeElement === ui.customFrom || document.activeElement === ui.customTo) return;
+  ui.customFrom.value = toLocalInput(win.from);
+  ui.customTo.value = toLocalInput(win.to);
+}
+
+// ---- loading ---------------------------------------------------------------------------------
+
+function plotWidth() {
+  if (state.charts.length) return state.charts[0].bbox.width / devicePixelRatio;
+  const columns = getComputedStyle(ui.charts).gridTemplateColumns.split(" ").filter(Boolean);
+  const column = parseFloat(columns[0]) || ui.charts.clientWidth || 360;
+  return Math.max(100, column - 90); // less the y axis and the padding
+}
+
+// The first screenful of charts: asked for apart from the rest, so that they are drawn while
+// the server still works on the others.
+const FIRST_CHARTS = 6;
+
+async function load() {
+  state.loading?.abort();
+  const controller = new AbortController();
+  const { signal } = controller;
+  state.loading = controller;
+  const win = clampWindow(windowOf(state.view, now()));
+  state.window = win;
+  const points = pointsFor(plotWidth(), devicePixelRatio);
+  const source = state.view.source;
+  ui.app.setAttribute("aria-busy", "true");
+  try {
+    performance.mark("data-requested");
+    if (state.charts.length) {
+      // Charts to refill (zoom, pan, refresh): one request for all.
+      const [response] = await Promise.all([api.data(source, win.from, win.to, points, signal), state.sourcesReady]);
+      performance.mark("data-received");
+      showStatus("");
+      draw(fromResponse(response, compareCategories));
+    } else {
+      await loadInParts(source, win, points, signal);
+    }
+    if (signal.aborted) return;
+    loadLatest(source);
+    if (state.live && !state.stopLive) startLive();
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    failed(error);
+  } finally {
+    if (state.loading === controller) {
+      state.loading = null;
+      ui.app.removeAttribute("aria-busy");
+    }
+  }
+}
+
+async function loadInParts(source, win, points, signal) {
+  const [catalog] = await Promise.all([api.series(source, signal), state.sourcesReady]);
+  const categories = [...new Set(catalog.series.map((s) => s.category))].sort(compareCategories);
+  const graphs = new Set(catalog.series.filter((s) => s.graph).map((s) => s.category));
+  const first = categories.filter((c) => graphs.has(c)).slice(0, FIRST_CHARTS);
+  const rest = categories.filter((c) => !first.includes(c));
+  const firstPart = api.data(source, win.from, win.to, points, signal, first.length ? first : null);
+  const restPart = first.length && rest.length ? api.data(source, win.from, win.to, points, signal, rest) : null;
+  restPart?.catch(() => {}); // reported when awaited
+  const response = await firstPart;
+  performance.mark("data-received");
+  showStatus("");
+  draw(fromResponse(response, compareCategories), { final: !restPart });
+  if (!restPart) return;
+  const more = await restPart;
+  performance.mark("data-received-all");
+  if (signal.aborted) return;
+  const building = performance.now();
+  if (mergeResponse(state.store, more, compareCategories)) {
+    for (const u of state.charts) u.setData(plotColumns(state.store, state.store.categories.get(u.category)));
+  }
+  addCharts([...state.store.categories.values()].filter((g) => g.graph && !first.includes(g.category)));
+  state.shape = shapeKey(state.store);
+  finishDraw(building, true);
+}
+
+// The value cards show what is true now, whatever window the charts show.
+async function loadLatest(source) {
+  try {
+    state.latest = (await api.latest(source)).values;
+    renderCards();
+  } catch (error) {
+    if (error.name !== "AbortError") console.warn("latest values:", error.message);
+  }
+}
+
+function failed(error) {
+  if (error instanceof api.SignInNeeded) {
+    showSignIn();
+    return;
+  }
+  if (error instanceof api.Unreachable) {
+    showStatus("Server unreachable: it did not answer. Trying again every 5 s.", "offline");
+  } else if (error.status === 404) {
+    showStatus(`Nothing to show yet: ${error.message.replace(/^[^:]*: /, "")}.`, "info");
+  } else {
+    showStatus(`Could not load the data: ${error.message}`, "error");
+    console.warn(error);
+  }
+  clearTimeout(state.retryTimer);
+  if (!(error instanceof api.SignInNeeded)) state.retryTimer = setTimeout(() => start(), RETRY_MS);
+}
+
+function showStatus(text, kind = "info") {
+  ui.status.hidden = !text;
+  ui.status.dataset.kind = kind;
+  setText(ui.status, text);
+}
+
+const shapeKey = (store) => `${state.view.source ?? state.local}\u0002${shapeOf(store)}`;
+
+function draw(store, { final = true } = {}) {
+  state.store = store;
+  const shape = shapeKey(store);
+  const building = performance.now();
+  if (shape !== state.shape || !state.charts.length) buildCharts(store);
+  else {
+    for (const u of state.charts) u.setData(plotColumns(store, store.categories.get(u.category)));
+  }
+  state.shape = shape;
+  finishDraw(building, final);
+}
+
+function finishDraw(building, final) {
+  inspector.build(state.store, state.colors);
+  markWindow(state.window);
+  markEmpty();
+  renderCards();
+  renderInspector();
+  performance.measure("draw", { start: building, end: performance.now() });
+  if (state.firstDraw && final) {
+    state.firstDraw = false;
+    // The charts are on their canvases now; the next frame shows them.
+    requestAnimationFrame(() => {
+      performance.mark("charts-drawn");
+      registerWorker(); // after the charts: its caching must not compete with the first data
+    });
+  }
+}
+
+// ---- charts ----------------------------------------------------------------------------------
+
+const chartContext = {
+  window: () => state.window,
+  pinned: () => state.view.pinned,
+  spanGaps: () => !state.intervals.get(state.view.source ?? state.local),
+  onCursor,
+  onSelect: (from, to) => commitWindow({ from, to }),
+};
+
+const gestureContext = {
+  window: () => pendingWindow || state.window,
+  latest: latestAllowed,
+  preview: previewWindow,
+  commit: commitWindow,
+  pin,
+  reset: resetWindow,
+};
+
+function buildCharts(store) {
+  for (const u of state.charts) u.destroy();
+  state.charts = [];
+  state.colors = theme();
+  ui.charts.replaceChildren();
+  addCharts([...store.categories.values()].filter((g) => g.graph));
+}
+
+function addCharts(groups) {
+  const figures = [];
+  const boxes = [];
+  for (const group of groups) {
+    const legend = el("ul", { class: "legend" }, ...group.labels.map((label, i) => {
+      const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
+      swatch.style.background = colorOf(state.colors, i);
+      return el("li", {}, swatch, label);
+    }));
+    const box = el("div", { class: "plot" });
+    const title = titleOf(group.category);
+    const figure = el("figure", { class: "chart", tabindex: "0", "data-category": group.category,
+                                  "aria-label": `${title} chart${group.unit ? `, in ${group.unit}` : ""}. Arrow keys move the cursor.` },
+      el("figcaption", {}, el("h2", { text: title, title: group.description || null }),
+        group.unit ? el("span", { class: "unit muted", text: group.unit }) : null, legend),
+      box);
+    figures.push(figure);
+    boxes.push([box, group]);
+  }
+  ui.charts.append(...figures);
+  const sizes = boxes.map(([box]) => ({ width: box.clientWidth, height: box.clientHeight }));
+  for (const [i, [box, group]] of boxes.entries()) {
+    const u = createChart(box, sizes[i], state.store, group, chartContext, state.colors);
+    attachGestures(u, gestureContext);
+    state.charts.push(u);
+  }
+}
+
+function renderCards() {
+  const groups = [...state.store.categories.values()].filter((g) => !g.graph);
+  const cards = groups.map((group) => {
+    const rows = group.labels.map((label) => {
+      const entry = state.latest?.[group.category]?.[label];
+      return el("div", { class: "card-row" }, el("dt", {}, label), el("dd", {}, formatValue(entry ? entry.value : null, group.unit)));
+    });
+    return el("article", { class: "card", "data-category": group.category },
+      el("h2", { text: titleOf(group.category), title: group.description || null }), el("dl", {}, ...rows));
+  });
+  ui.cards.replaceChildren(...cards);
+  ui.cards.hidden = !cards.length;
+}
+
+/** Mark charts with nothing in the window, so an empty plot reads as "no data", not as broken. */
+function markEmpty() {
+  for (const figure of ui.charts.children) {
+    const group = state.store.categories.get(figure.dataset.category);
+    const empty = !group || group.avg.every((column) => lastIndex(column) < 0);
+    figure.classList.toggle("empty", empty);
+  }
+}
+
+// Redraws from live samples are gathered into one per frame.
+function queueRedraw() {
+  if (state.redrawQueued) return;
+  state.redrawQueued = true;
+  requestAnimationFrame(() => {
+    state.redrawQueued = false;
+    if (!state.store) return;
+    if (follows()) {
+      const span = rangeSeconds(state.view.range);
+      const end = Math.max(now(), state.store.times[state.store.times.length - 1] || 0);
+      state.window = { from: end - span, to: end };
+      trimBefore(state.store, state.window.from);
+      markWindow(state.window);
+    }
+    for (const u of state.charts) u.setData(plotColumns(state.store, state.store.categories.get(u.category)));
+    markEmpty();
+    renderCards();
+    if (state.cursorT === null && state.view.pinned === null) renderInspector();
+  });
+}
+
+// ---- the cursor and the moment inspector -----------------------------------------------------
+
+for (const type of ["pointermove", "mousemove", "keydown", "pointerdown"]) {
+  document.addEventListener(type, (event) => {
+    state.lastInput = event.timeStamp;
+    state.inputHandled = performance.now();
+  }, { capture: true, passive: true });
+}
+
+function onCursor(u) {
+  const idx = u.cursor.idx;
+  const t = idx === null || idx === undefined || !state.store ? null : state.store.times[idx];
+  if (t === state.cursorT || t === undefined) return;
+  state.cursorT = t;
+  renderInspector();
+  if (state.lastInput) {
+    // Two measures: the app's own work for one move, and the wait since the input arrived
+    // (which includes the browser holding moves for the next frame).
+    const end = performance.now();
+    performance.measure("inspector-update", { start: state.inputHandled, end });
+    performance.measure("inspector-latency", { start: state.lastInput, end });
+    state.lastInput = 0;
+  }
+}
+
+function renderInspector() {
+  const store = state.store;
+  if (!store) return;
+  if (state.cursorT === null && state.view.pinned === null) {
+    const latest = latestValues(store);
+    inspector.show(latest.time, latest.values, "latest");
+    if (latest.time !== null) scheduleMoment(latest.time, "latest");
+    return;
+  }
+  const [t, mode] = state.cursorT !== null ? [state.cursorT, "cursor"] : [state.view.pinned, "pinned"];
+  const index = nearestIndex(store.times, t);
+  inspector.show(t, valuesAt(store, index), mode);
+  scheduleMoment(t, mode);
+}
+
+// The exact values and the processes come from the server once the cursor rests.
+function scheduleMoment(t, mode) {
+  // Live samples move "latest" every interval; its processes need not be fetched as often.
+  if (mode === "latest" && performance.now() - state.latestFetched < 5000) return;
+  if (mode === "latest") state.latestFetched = performance.now();
+  clearTimeout(state.momentTimer);
+  state.momentTimer = setTimeout(async () => {
+    state.momentRequest?.abort();
+    const controller = new AbortController();
+    state.momentRequest = controller;
+    try {
+      const moment = await api.moment(state.view.source, t, controller.signal);
+      if (inspector.shownAt !== t) return;
+      if (mode === "pinned") inspector.show(t, momentValues(moment.values), mode);
+      inspector.showProcesses(moment.processes, moment.processes_time);
+    } catch (error) {
+      if (error.name !== "AbortError") inspector.clearProcesses("Processes unavailable.");
+    }
+  }, mode === "cursor" ? 200 : 0);
+}
+
+// Pinning changes what is marked and inspected, not what is loaded.
+function pin(t) {
+  navigate({ ...state.view, pinned: t }, { reload: false });
+  showPin();
+}
+
+function unpin() {
+  navigate({ ...state.view, pinned: null }, { reload: false });
+  showPin();
+}
+
+function showPin() {
+  for (const u of state.charts) u.redraw(false);
+  renderInspector();
+}
+
+// ---- keyboard --------------------------------------------------------------------------------
+
+function focusedChart() {
+  const figure = document.activeElement?.closest?.(".chart");
+  const index = figure ? [...ui.charts.children].indexOf(figure) : 0;
+  return state.charts[index] || state.charts[0];
+}
+
+function moveCursorTo(t) {
+  const u = focusedChart();
+  if (!u) return;
+  u.setCursor({ left: u.valToPos(t, "x"), top: u.over.clientHeight / 4 });
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.target.closest("input, select, textarea, button, [contenteditable]") || event.ctrlKey || event.metaKey || event.altKey) return;
+  const store = state.store;
+  if (!store || ui.app.hidden) return;
+  const win = state.window;
+  const anchor = state.cursorT ?? state.view.pinned ?? (win.from + win.to) / 2;
+  const middle = ((anchor - win.from) / (win.to - win.from)) * 1000;
+  let handled = true;
+  switch (event.key) {
+    case "ArrowLeft":
+    case "ArrowRight": {
+      const direction = (event.key === "ArrowLeft" ? -1 : 1) * (event.shiftKey ? 10 : 1);
+      const start = state.cursorT ?? state.view.pinned ?? store.times[store.times.length - 1];
+      const index = stepIndex(store.times, start, direction);
+      if (index >= 0) moveCursorTo(store.times[index]);
+      break;
+    }
+    case "+":
+    case "=":
+      commitWindow(zoomAt(win, 0.5, middle, 1000, latestAllowed()));
+      break;
+    case "-":
+    case "_":
+      commitWindow(zoomAt(win, 2, middle, 1000, latestAllowed()));
+      break;
+    case "[":
+      commitWindow(panBy(win, 250, 1000, latestAllowed()));
+      break;
+    case "]":
+      commitWindow(panBy(win, -250, 1000, latestAllowed()));
+      break;
+    case "Enter":
+      if (state.cursorT !== null) pin(state.cursorT);
+      break;
+    case "Escape":
+      if (state.view.pinned !== null) unpin();
+      break;
+    case "0":
+    case "Home":
+      resetWindow();
+      break;
+    case "r":
+      load();
+      break;
+    default:
+      handled = false;
+  }
+  if (handled) event.preventDefault();
+});
+
+// Keyboard focus leaving the charts hides the cursor, as the mouse leaving does.
+ui.charts.addEventListener("focusout", (event) => {
+  if (!ui.charts.contains(event.relatedTarget)) {
+    for (const u of state.charts) u.setCursor({ left: -10, top: -10 });
+  }
+});
+
+// ---- live samples ----------------------------------------------------------------------------
+
+function startLive() {
+  state.stopLive?.();
+  state.stopLive = null;
+  if (!state.live) return;
+  let wasDown = false;
+  state.stopLive = api.live(state.view.source, (sample) => {
+    if (!state.store) return;
+    for (const [category, labels] of Object.entries(sample.values)) {
+      for (const [label, value] of Object.entries(labels)) {
+        state.latest ??= {};
+        (state.latest[category] ??= {})[label] = { time: sample.time, value };
+      }
+    }
+    const result = appendSample(state.store, sample);
+    if (result === "unknown") load(); // a new category or label: fetch the new shape
+    else if (result !== "old") queueRedraw();
+  }, (status) => {
+    if (status === "retrying" && !wasDown) {
+      wasDown = true;
+      if (ui.status.hidden) showStatus("Live updates interrupted: reconnecting…", "offline");
+    }
+    if (status === "open" && wasDown) {
+      wasDown = false;
+      load(); // fill the gap the outage left, and clear the message
+    }
+  });
+}
+
+// ---- sources, sign-in, start-up --------------------------------------------------------------
+
+async function loadSources() {
+  const { local, sources } = await api.sources();
+  const names = sources.map((s) => s.name);
+  state.intervals = new Map(sources.map((s) => [s.name, s.interval]));
+  ui.source.replaceChildren(...names.map((name) => el("option", { value: name }, name === local ? `${name} (this machine)` : name)));
+  const chosen = state.view.source && names.includes(state.view.source) ? state.view.source : (names.includes(local) ? local : names[0]);
+  if (chosen) ui.source.value = chosen;
+  state.local = chosen;
+  ui.source.disabled = names.length < 2;
+}
+
+async function start() {
+  clearTimeout(state.retryTimer);
+  // The sources and the data are asked for together: one round trip less before the charts.
+  state.sourcesReady = loadSources();
+  state.sourcesReady.catch(() => {}); // load() reports the failure
+  ui.signin.hidden = true;
+  ui.app.hidden = false;
+  await load();
+}
+
+function showSignIn() {
+  state.stopLive?.();
+  state.stopLive = null;
+  ui.app.hidden = true;
+  ui.signin.hidden = false;
+  showStatus("");
+  $("#token").focus();
+}
+
+$("#signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("#signin-error");
+  error.hidden = true;
+  try {
+    if (await api.signIn($("#token").value.trim())) {
+      $("#token").value = "";
+      await start();
+    } else {
+      error.hidden = false;
+    }
+  } catch {
+    error.textContent = "The server cannot be reached.";
+    error.hidden = false;
+  }
+});
+if (new URLSearchParams(location.search).get("signin") === "failed") {
+  $("#signin-error").hidden = false;
+  history.replaceState(null, "", location.pathname);
+}
+
+ui.range.addEventListener("change", () => {
+  if (ui.range.value === "custom") {
+    ui.custom.hidden = false;
+    fillCustom(state.window);
+    ui.customFrom.focus();
+    return;
+  }
+  navigate({ ...state.view, range: ui.range.value, from: null, to: null });
+});
+
+ui.custom.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const from = fromLocalInput(ui.customFrom.value);
+  const to = fromLocalInput(ui.customTo.value);
+  if (from === null || to === null || from >= to) {
+    showStatus("The custom range needs a start before its end.", "error");
+    return;
+  }
+  navigate({ ...state.view, range: "custom", from, to });
+});
+
+ui.source.addEventListener("change", () => {
+  state.view = { ...state.view, source: ui.source.value, pinned: null };
+  history.pushState(null, "", printView(state.view) || location.pathname);
+  startLive();
+  load();
+});
+
+ui.live.addEventListener("change", () => {
+  state.live = ui.live.checked;
+  localStorage.setItem("statsserver.live", state.live ? "on" : "off");
+  startLive();
+  if (state.live) load();
+});
+
+ui.refresh.addEventListener("click", () => load());
+ui.unpin.addEventListener("click", unpin);
+ui.toggle.addEventListener("click", () => {
+  const open = ui.toggle.getAttribute("aria-expanded") !== "true";
+  ui.toggle.setAttribute("aria-expanded", String(open));
+  ui.toggle.textContent = open ? "Hide" : "Details";
+  $("#inspector").classList.toggle("open", open);
+});
+
+// Resizing changes how many points a chart can show, and its size.
+let lastWidth = 0;
+new ResizeObserver(() => {
+  const width = ui.charts.clientWidth;
+  if (!width || width === lastWidth) return;
+  lastWidth = width;
+  for (const u of state.charts) {
+    const box = u.root.parentElement;
+    u.setSize({ width: box.clientWidth, height: box.clientHeight });
+  }
+}).observe(ui.charts);
+
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  if (!state.store) return;
+  buildCharts(state.store);
+  inspector.build(state.store, state.colors);
+  renderInspector();
+});
+
+function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js").catch((error) => console.warn("no offline shell:", error.message));
+}
+
+syncControls();
+start();

@@ -1,0 +1,96 @@
+// The moment inspector: every value of every category at one moment, and the processes then.
+
+import { el, setText } from "./dom.js";
+import { formatTime, formatValue, titleOf } from "./format.js";
+import { colorOf } from "./charts.js";
+
+export class Inspector {
+  constructor(root) {
+    this.root = root;
+    this.time = root.querySelector("[data-moment-time]");
+    this.mode = root.querySelector("[data-moment-mode]");
+    this.body = root.querySelector("[data-moment-values]");
+    this.processes = root.querySelector("[data-moment-processes]");
+    this.cells = new Map();
+    this.units = new Map();
+    this.shownAt = undefined;
+  }
+
+  /** Lay out one row per series; later updates only change text. */
+  build(store, colors) {
+    this.cells.clear();
+    this.units.clear();
+    const sections = [];
+    const groups = [...store.categories.values()].sort((a, b) => Number(b.graph) - Number(a.graph));
+    for (const group of groups) {
+      this.units.set(group.category, group.unit);
+      const rows = group.labels.map((label, i) => {
+        const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
+        if (group.graph) swatch.style.background = colorOf(colors, i);
+        const value = el("td", { class: "value" });
+        const range = el("td", { class: "range" });
+        this.cells.set(key(group.category, label), { value, range, unit: group.unit });
+        return el("tr", {}, el("th", { scope: "row" }, swatch, label), value, range);
+      });
+      sections.push(el("section", { class: "moment-group" },
+        el("h3", { text: titleOf(group.category), title: group.description || null }),
+        el("table", {}, el("tbody", {}, ...rows))));
+    }
+    this.body.replaceChildren(...sections);
+    this.shownAt = undefined;
+  }
+
+  /**
+   * values: {category: {label: {avg, min, max}}} (from the charts' data) or
+   * {category: {label: {value}}} (from /api/moment). mode: "cursor", "pinned" or "latest".
+   */
+  show(t, values, mode) {
+    setText(this.time, t === null ? "–" : formatTime(t));
+    if (t !== null) this.time.setAttribute("datetime", new Date(t * 1000).toISOString());
+    setText(this.mode, { cursor: "at the cursor", pinned: "pinned", latest: "latest" }[mode] || "");
+    this.root.dataset.mode = mode;
+    this.shownAt = t;
+    for (const [name, cell] of this.cells) {
+      const [category, label] = name.split("\u0001");
+      const entry = values?.[category]?.[label];
+      const avg = entry ? (entry.avg ?? entry.value ?? null) : null;
+      setText(cell.value, formatValue(avg, cell.unit));
+      const spread = entry && entry.min !== null && entry.max !== null && entry.min !== undefined && entry.min !== entry.max;
+      setText(cell.range, spread ? `${formatValue(entry.min, cell.unit)} – ${formatValue(entry.max, cell.unit)}` : "");
+    }
+  }
+
+  showProcesses(list, at) {
+    if (!list || !list.length) {
+      this.processes.replaceChildren(el("p", { class: "muted", text: "No process snapshot near this moment." }));
+      return;
+    }
+    const rows = [...list].sort((a, b) => (b.cpu ?? -1) - (a.cpu ?? -1)).map((p) => el("tr", {},
+      el("td", { class: "name", title: p.command || p.name }, p.name),
+      el("td", { class: "num" }, String(p.pid)),
+      el("td", { class: "num" }, p.cpu === null || p.cpu === undefined ? "–" : `${p.cpu.toFixed(1)} %`),
+      el("td", { class: "num" }, formatValue(p.rss, "B")),
+      el("td", {}, p.user || "")));
+    this.processes.replaceChildren(
+      el("h3", {}, "Processes ", el("span", { class: "muted", text: at ? `at ${formatTime(at)}` : "" })),
+      el("table", { class: "processes" },
+        el("thead", {}, el("tr", {}, ...["Name", "PID", "CPU", "Memory", "User"].map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, ...rows)));
+  }
+
+  clearProcesses(text = "") {
+    this.processes.replaceChildren(text ? el("p", { class: "muted", text }) : "");
+  }
+}
+
+const key = (category, label) => `${category}\u0001${label}`;
+
+/** /api/moment's values, as show() takes them. */
+export function momentValues(values) {
+  const result = {};
+  for (const [category, labels] of Object.entries(values || {})) {
+    result[category] = {};
+    for (const [label, entry] of Object.entries(labels)) result[category][label] = { avg: entry.value, min: null, max: null };
+  }
+  return result;
+}
