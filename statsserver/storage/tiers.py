@@ -59,8 +59,10 @@ COMPACTION_MARGIN_MS = 30 * SECOND
 HEAD_MS = MINUTE
 
 # A rollup tier's open chunk is rewritten once this many complete buckets wait in the rollups
-# table, so that table stays small (queries read it) without re-encoding a chunk at every bucket.
+# table, or once the oldest has waited ROLLUP_WAIT_MS, so that table stays small (queries read it
+# row by row) without re-encoding a chunk at every bucket.
 ROLLUP_BATCH = 30
+ROLLUP_WAIT_MS = HOUR
 
 # Defaults of the retention settings, in seconds.
 DEFAULT_KEEP = {"keep_raw": 7 * 86400, "keep_minutes": 90 * 86400, "keep_hours": 5 * 365 * 86400}
