@@ -23,7 +23,8 @@ import numpy as np
 
 from .chunks import decode_raw_block, decode_rollup_block, decode_times_array, encode_raw_block, \
     encode_rollup_block, encode_times
-from .tiers import COMPACTION_MARGIN_MS, HEAD_MS, RAW, ROLLUP_BATCH, ROLLUPS, Tier, window_start
+from .tiers import COMPACTION_MARGIN_MS, HEAD_MS, RAW, ROLLUP_BATCH, ROLLUP_WAIT_MS, ROLLUPS, Tier, \
+    window_start
 
 Transaction = Callable[[str], AbstractContextManager]
 
@@ -233,7 +234,7 @@ class Maintenance:
                 windows[window] = min(start, windows.get(window, start))
             for window, oldest in sorted(windows.items()):
                 closed = window + tier.span_ms <= self.horizon
-                if not closed and oldest > self.horizon - ROLLUP_BATCH * tier.step_ms:
+                if not closed and oldest > self.horizon - min(ROLLUP_BATCH * tier.step_ms, ROLLUP_WAIT_MS):
                     continue  # let the batch grow before rewriting the open chunk
                 if self.out_of_time():
                     return False

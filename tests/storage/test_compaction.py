@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statsserver.collectors.base import gauge
-from statsserver.storage import Reader, Writer
+from statsserver.storage import Reader, StoreError, Writer
 from statsserver.storage.migrations import MIGRATIONS, migrate
 from statsserver.storage.planner import Plan, finest_tier_for
 from statsserver.storage.tiers import BY_NUMBER, DAY, HOUR, RAW, TIERS
@@ -388,3 +388,13 @@ def test_a_second_process_appends_while_maintenance_runs(tmp_path):
     assert sum(v is not None for v in minute_counts["series"][0]["avg"]) == written
     collector.close()
     maintainer.close()
+
+
+def test_a_damaged_block_is_one_clear_error_not_a_crash(tmp_path):
+    path = tmp_path / "store.db"
+    writer = store(path, steady(1200, step=1.0))
+    writer.maintain(T0 + 3600)
+    writer.db.execute("UPDATE chunks SET data = x'789c0300000000' WHERE tier = 0")  # not a block
+    with pytest.raises(StoreError, match=rf"^{path}: corrupt"):
+        Reader(path).query(SOURCE, T0, T0 + 1200, 100, tier="raw")
+    writer.close()
