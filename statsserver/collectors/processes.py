@@ -64,6 +64,15 @@ def parse_stat(data: bytes) -> tuple[str, str, int, int, int]:
     return name, fields[0].decode(), int(fields[11]) + int(fields[12]), int(fields[19]), int(fields[21])
 
 
+def read_small(path: str) -> bytes:
+    """One read of a small /proc file, without the cost of a Python file object."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
 class LinuxScan:
     def __init__(self, proc: str = "/proc") -> None:
         self.proc = proc
@@ -77,12 +86,7 @@ class LinuxScan:
             if not entry.isdigit():
                 continue
             try:
-                fd = os.open(f"{self.proc}/{entry}/stat", os.O_RDONLY)
-                try:
-                    data = os.read(fd, 4096)
-                finally:
-                    os.close(fd)
-                name, state, cpu_ticks, start_ticks, rss_pages = parse_stat(data)
+                name, state, cpu_ticks, start_ticks, rss_pages = parse_stat(read_small(f"{self.proc}/{entry}/stat"))
             except (OSError, ValueError, IndexError):  # exited mid-scan, or a kernel oddity
                 continue
             rows.append(_Row(int(entry), name, state, cpu_ticks / self.ticks,
@@ -106,11 +110,7 @@ class LinuxScan:
     def io(self, row: _Row) -> tuple[int, int] | None:
         """Bytes read from and written to storage so far; other users' processes need root."""
         try:
-            fd = os.open(f"{self.proc}/{row.pid}/io", os.O_RDONLY)
-            try:
-                data = os.read(fd, 512)
-            finally:
-                os.close(fd)
+            data = read_small(f"{self.proc}/{row.pid}/io")
             read_at = data.index(b"read_bytes: ") + 12
             write_at = data.index(b"write_bytes: ", read_at) + 13
             return (int(data[read_at : data.index(b"\n", read_at)]),
