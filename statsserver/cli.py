@@ -84,7 +84,8 @@ def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
 
     def handle(signum, frame):
-        log.info("stopping (%s)", signal.Signals(signum).name)
+        if not stop.is_set():  # under `serve`/`run`, uvicorn has said it already
+            log.info("stopping (%s)", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGINT, handle)
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             from .server.runner import ServerError, serve  # the collector alone never loads the web stack
 
             try:
-                serve(config, Generator(config) if arguments.command == "run" else None)
+                serve(config, Generator(config) if arguments.command == "run" else None, stop)
             except ServerError as error:
                 print(f"statsserver: error: {error}", file=sys.stderr)
                 return 1

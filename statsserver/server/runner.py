@@ -51,7 +51,7 @@ def addresses(host: str, port: int, token: str | None, tls: bool) -> list[str]:
     return [f"{scheme}://{name if ':' not in name else f'[{name}]'}:{port}{suffix}" for name in names]
 
 
-def serve(config, generator: Generator | None = None) -> None:
+def serve(config, generator: Generator | None = None, stop: threading.Event | None = None) -> None:
     """Serve until Ctrl-C or SIGTERM; with a generator, collect in a thread beside it."""
     server_settings = config.server
     token = None
@@ -67,7 +67,7 @@ def serve(config, generator: Generator | None = None) -> None:
     app = create_app(config, token, source)
     if server_settings.ingest_port:
         app = IngestOnlyOn(app, server_settings.ingest_port)
-    stop = threading.Event()
+    stop = stop or threading.Event()
     uvicorn_config = uvicorn.Config(
         app, log_level="debug" if server_settings.debug else "warning",
         access_log=server_settings.debug, server_header=False, proxy_headers=False,
