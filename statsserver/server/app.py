@@ -69,7 +69,7 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
         app.state.ingest = ingest.IngestWriter(store, config.server.max_series_per_source)
         poller = asyncio.create_task(feed.run())
         stop_maintenance = threading.Event()
-        maintenance = threading.Thread(target=maintain_while_serving, args=(store, config, stop_maintenance),
+        maintenance = threading.Thread(target=maintain_while_serving, args=(config, stop_maintenance),
                                      name="maintenance", daemon=True)
         maintenance.start()
         try:
@@ -78,7 +78,7 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
             feed.close()
             poller.cancel()
             stop_maintenance.set()
-            maintenance.join()  # the store must not close under a running transaction
+            maintenance.join()
             app.state.ingest.close()
             store.close()
 
@@ -135,14 +135,26 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
     return app
 
 
-def maintain_while_serving(store: Writer, config, stop: threading.Event) -> None:
-    """Pushed data is compacted and ages out too when no collector runs on this database."""
-    while not stop.is_set():
-        try:
-            maintain_if_alone(store, config)
-        except StoreError as error:
-            log.error("%s", error)
-        stop.wait(MAINTAIN_EVERY_SECONDS)
+def maintain_while_serving(config, stop: threading.Event) -> None:
+    """Pushed data is compacted and ages out too when no collector runs on this database.
+
+    On a connection of its own: maintenance reads outside its write transactions, and must not
+    see (or join) the ingest thread's transaction in progress.
+    """
+    try:
+        store = Writer(config.database_path)
+    except StoreError as error:
+        log.error("%s; pushed data is not compacted", error)
+        return
+    try:
+        while not stop.is_set():
+            try:
+                maintain_if_alone(store, config)
+            except StoreError as error:
+                log.error("%s", error)
+            stop.wait(MAINTAIN_EVERY_SECONDS)
+    finally:
+        store.close()
 
 
 def login_json(body: bytes) -> dict:
