@@ -110,3 +110,29 @@ def test_a_collector_waits_briefly_for_a_lock_held_for_maintenance(make_config):
             WriterLock(config.database_path).acquire(wait=0.2)
     finally:
         holder.release()
+
+
+def test_maintenance_runs_beside_the_sampling_and_stops_with_it(make_config, monkeypatch):
+    import sqlite3
+    import time
+
+    from statsserver import generator as generator_module
+
+    monkeypatch.setattr(generator_module, "MAINTAIN_EVERY_SECONDS", 0.1)
+    config = make_config("interval = 0.1\n")
+    # Its clock runs a day ahead, so every sample is old enough to leave the head at once.
+    generator = Generator(config, sampler=Sampler([Clockwork()]), source="h",
+                          clock=lambda: time.time() + 86400)
+    stop = threading.Event()
+    thread = threading.Thread(target=generator.run, args=(stop,))
+    thread.start()
+    threading.Event().wait(1.5)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert not [t for t in threading.enumerate() if t.name == "maintenance"]
+    with sqlite3.connect(config.database_path) as db:
+        head = db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    assert chunks > 0 and head < generator.samples_written * 2  # compacted while sampling went on
+    assert generator.samples_written >= 8  # sampling was not held up
