@@ -69,8 +69,7 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {key.lower(): value for key, value in scope.get("headers", [])}
 
 
-def presented_token(scope: Scope) -> str | None:
-    headers = _headers(scope)
+def presented_token(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
     authorization = headers.get(b"authorization", b"").decode("latin-1")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() in ("bearer", "token") and credentials:
@@ -110,7 +109,7 @@ class AccessControl:
     def valid(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented.encode(), self.token.encode())
 
-    def trusted_local(self, scope: Scope) -> bool:
+    def trusted_local(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
         """A push from a program on this machine, and not from a web page in its browser.
 
         A proxy's client is not local (a forwarded request); a page on another site (the
@@ -120,7 +119,6 @@ class AccessControl:
         """
         if not self.trust_localhost:
             return False
-        headers = _headers(scope)
         if b"x-forwarded-for" in headers or b"forwarded" in headers:
             return False
         if headers.get(b"sec-fetch-site", b"none") not in (b"none", b"same-origin"):
@@ -146,7 +144,8 @@ class AccessControl:
         if self.token is None or path in PUBLIC_API:
             await self.app(scope, receive, send_with_headers)
             return
-        presented = presented_token(scope)
+        headers = _headers(scope)  # once per request, for the token and the trust checks
+        presented = presented_token(scope, headers)
         guarded = path.startswith("/api/") or path in INGEST_PATHS
         if not guarded:
             # The app shell is public (it holds no data); an address carrying the token sets
@@ -162,7 +161,7 @@ class AccessControl:
                 return
             await self.app(scope, receive, send_with_headers)
             return
-        if self.valid(presented) or (path in INGEST_PATHS and self.trusted_local(scope)):
+        if self.valid(presented) or (path in INGEST_PATHS and self.trusted_local(scope, headers)):
             await self.app(scope, receive, send_with_headers)
             return
         reason = "a valid token is required" if presented else "sign in: this server needs its token"

@@ -12,6 +12,7 @@ import uvicorn
 from ..generator import Generator
 from .app import create_app
 from .auth import load_or_create_token
+from .ingest import INGEST_PATHS
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,6 @@ class IngestOnlyOn:
         self.port = port
 
     async def __call__(self, scope, receive, send):
-        from .ingest import INGEST_PATHS
-
         if scope["type"] == "http" and scope.get("server", (None, None))[1] == self.port \
                 and scope["path"] not in INGEST_PATHS:
             await send({"type": "http.response.start", "status": 404,
