@@ -23,7 +23,8 @@ import numpy as np
 
 from .chunks import decode_raw_block, decode_rollup_block, decode_times_array, encode_raw_block, \
     encode_rollup_block, encode_times
-from .tiers import COMPACTION_MARGIN_MS, HEAD_MS, RAW, ROLLUP_BATCH, ROLLUP_WAIT_MS, ROLLUPS, Tier, \
+from . import processes
+from .tiers import BY_NUMBER, COMPACTION_MARGIN_MS, HEAD_MS, RAW, ROLLUP_BATCH, ROLLUP_WAIT_MS, ROLLUPS, Tier, \
     window_start
 
 Transaction = Callable[[str], AbstractContextManager]
@@ -79,7 +80,7 @@ class Maintenance:
 
     def run(self) -> Report:
         self._series_by_source()
-        if self.compact_raw() and self.pack_rollups():
+        if self.compact_raw() and self.compact_processes() and self.pack_rollups():
             self.expire()
         return self.report
 
@@ -221,6 +222,24 @@ class Maintenance:
                 buckets = wider
         self.db.executemany(_UPSERT_ROLLUP, rows)
 
+    # --- process history ---------------------------------------------------------------------
+
+    def compact_processes(self) -> bool:
+        cutoffs = {tier: self.cutoff(BY_NUMBER[tier]) for tier in (processes.RAW_TIER, processes.MINUTE_TIER)}
+        for (source_id,) in self.db.execute("SELECT id FROM sources").fetchall():
+            while True:
+                (oldest,) = self.db.execute("SELECT min(time) FROM process_samples WHERE source_id = ?",
+                                            (source_id,)).fetchone()
+                if oldest is None or oldest >= self.horizon:
+                    break
+                if self.out_of_time():
+                    return False
+                with self.transaction("process lists could not be compacted"):
+                    processes.compact_window(self.db, source_id, window_start(oldest, RAW.span_ms),
+                                             self.horizon, cutoffs)
+                self.between_steps("process window")
+        return True
+
     # --- rollup tiers -----------------------------------------------------------------------
 
     def pack_rollups(self) -> bool:
@@ -310,17 +329,15 @@ class Maintenance:
 
 
 def expire(db: sqlite3.Connection, transaction: Transaction, cutoffs: dict[int, int]) -> dict[str, int]:
-    """Delete, per tier, whole chunks that ended before the tier's cutoff (ms); raw head rows and
-    process snapshots go with the raw tier. Returns rows deleted per kind."""
+    """Delete, per tier, whole chunks that ended before the tier's cutoff (ms); raw head rows go with
+    the raw tier, process history with its tiers (storage/processes.py). Returns rows deleted per kind."""
     deleted: dict[str, int] = defaultdict(int)
     with transaction("old data could not be deleted"):
         raw = cutoffs[RAW.number]
         # Through the primary keys, series by series, rather than a scan of the whole table.
         deleted["samples"] = db.execute(
             "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND time < ?", (raw,)).rowcount
-        deleted["process_snapshots"] = db.execute(
-            "DELETE FROM process_snapshots WHERE source_id IN (SELECT id FROM sources) AND time < ?",
-            (raw,)).rowcount
+        deleted.update(processes.expire(db, cutoffs))
         deleted["windows"] = db.execute("DELETE FROM windows WHERE end <= ?", (raw,)).rowcount
         for tier in (RAW, *ROLLUPS):
             cutoff = cutoffs[tier.number]

@@ -86,6 +86,67 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (tier, series_id, start)
         ) WITHOUT ROWID;
     """),
+    # Process lists as identities once and small per-sample rows. The JSON snapshots of 0001 are
+    # moved into the new head here, field by field; the next maintenance compacts them.
+    ("0003_process_history", """
+        -- A process of a source, named by pid and start time (ms): a reused pid is another row.
+        CREATE TABLE processes (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL,
+            pid INTEGER NOT NULL,
+            started INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            user TEXT NOT NULL,
+            command TEXT NOT NULL,
+            last_seen INTEGER NOT NULL,   -- ms; retention deletes identities no block lists
+            UNIQUE (source_id, pid, started)
+        );
+        -- The head: the listed processes of recent samples, a row each.
+        CREATE TABLE process_samples (
+            source_id INTEGER NOT NULL,
+            time INTEGER NOT NULL,
+            process_id INTEGER NOT NULL,
+            cpu REAL,                     -- % of one core; NULL on a process's first sample
+            rss INTEGER NOT NULL,
+            disk_read REAL,               -- B/s; NULL where the system does not say
+            disk_write REAL,
+            state TEXT NOT NULL,
+            PRIMARY KEY (source_id, time, process_id)
+        ) WITHOUT ROWID;
+        -- Compacted: per source and raw window, tier 0 holds every sample's list and tier 2 the
+        -- top processes of each minute. A rowid table: blocks overflow WITHOUT ROWID pages.
+        CREATE TABLE process_chunks (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL,
+            tier INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            times BLOB NOT NULL,
+            data BLOB NOT NULL,
+            UNIQUE (source_id, tier, start)
+        );
+        CREATE INDEX process_chunks_by_end ON process_chunks (tier, end);
+        INSERT OR IGNORE INTO processes (source_id, pid, started, name, user, command, last_seen)
+            SELECT snapshot.source_id, json_extract(entry.value, '$.pid'),
+                   CAST(round(coalesce(json_extract(entry.value, '$.started'), 0) * 1000) AS INTEGER),
+                   coalesce(json_extract(entry.value, '$.name'), ''),
+                   coalesce(json_extract(entry.value, '$.user'), ''),
+                   coalesce(json_extract(entry.value, '$.command'), ''), max(snapshot.time)
+            FROM process_snapshots AS snapshot, json_each(snapshot.processes) AS entry
+            WHERE json_valid(snapshot.processes) AND json_extract(entry.value, '$.pid') IS NOT NULL
+            GROUP BY 1, 2, 3;
+        INSERT OR REPLACE INTO process_samples
+            SELECT snapshot.source_id, snapshot.time, processes.id, json_extract(entry.value, '$.cpu'),
+                   coalesce(json_extract(entry.value, '$.rss'), 0), json_extract(entry.value, '$.disk_read'),
+                   json_extract(entry.value, '$.disk_write'), coalesce(json_extract(entry.value, '$.state'), '')
+            FROM process_snapshots AS snapshot, json_each(snapshot.processes) AS entry
+            JOIN processes ON processes.source_id = snapshot.source_id
+                AND processes.pid = json_extract(entry.value, '$.pid')
+                AND processes.started = CAST(round(coalesce(json_extract(entry.value, '$.started'), 0) * 1000)
+                                             AS INTEGER)
+            WHERE json_valid(snapshot.processes);
+        DROP TABLE process_snapshots;
+    """),
 ]
 
 

@@ -1,9 +1,8 @@
-"""The one writer: stores samples and process snapshots into the head, and maintains the store
+"""The one writer: stores samples and process lists into the head, and maintains the store
 (compaction, rollups, retention) when asked to."""
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import threading
@@ -16,6 +15,10 @@ from ..collectors.processes import Process
 from . import compaction
 from .database import StoreError, open_for_writing, to_ms
 from .tiers import TIERS, retention
+
+# Process identities remembered by the writer; about the processes a machine's top lists name
+# over a few hours.
+PROCESS_CACHE = 4096
 
 
 class Writer:
@@ -32,6 +35,7 @@ class Writer:
         self._series: dict[tuple[int, str, str], int] = {}
         self._metadata: dict[int, tuple] = {}
         self._series_per_source: dict[int, int] = {}
+        self._processes: dict[tuple[int, int, int], int] = {}  # (source, pid, started ms) -> id
         for row in self.db.execute("SELECT id, source_id, category, label, unit, kind, graph, description FROM series"):
             self._series[row[1], row[2], row[3]] = row[0]
             self._metadata[row[0]] = (row[4], row[5], bool(row[6]), row[7])
@@ -110,8 +114,26 @@ class Writer:
                                      for category, entries in values.items()
                                      for label, value in entries.items()), metrics)
             if processes:
-                self.db.execute("INSERT OR REPLACE INTO process_snapshots VALUES (?, ?, ?)",
-                                (source_id, to_ms(time), json.dumps([p.as_dict() for p in processes])))
+                self._insert_processes(source_id, to_ms(time), processes)
+
+    def _process_id(self, source_id: int, at: int, process: Process) -> int:
+        key = (source_id, process.pid, to_ms(process.started))
+        found = self._processes.get(key)
+        if found is None:
+            row = self.db.execute("SELECT id FROM processes WHERE source_id = ? AND pid = ? AND started = ?",
+                                  key).fetchone()
+            found = row[0] if row else self.db.execute(
+                "INSERT INTO processes (source_id, pid, started, name, user, command, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, process.name, process.user, process.command, at)).lastrowid
+            if len(self._processes) >= PROCESS_CACHE:  # processes come and go: start afresh
+                self._processes.clear()
+            self._processes[key] = found
+        return found
+
+    def _insert_processes(self, source_id: int, at: int, processes: list[Process]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO process_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+            (source_id, at, self._process_id(source_id, at, p), p.cpu, p.rss, p.disk_read, p.disk_write, p.state)
+            for p in processes])
 
     def write_points(self, source: str, points: list[tuple[str, str, float, float]],
                      metrics: dict[str, Metric]) -> None:
@@ -166,7 +188,7 @@ class Writer:
         cutoff = to_ms(older_than)
         with self._lock:
             deleted = compaction.expire(self.db, self._transaction, {tier.number: cutoff for tier in TIERS})
-        return deleted.get("samples", 0) + deleted.get("process_snapshots", 0) + deleted.get("chunks", 0)
+        return deleted.get("samples", 0) + deleted.get("process_samples", 0) + deleted.get("chunks", 0)
 
     def close(self) -> None:
         with self._lock:  # never under another thread's transaction
