@@ -376,6 +376,9 @@ class Reader:
         cpu = np.concatenate([p[1] for p in parts]) if parts else np.array([])
         rss = np.concatenate([p[2] for p in parts]) if parts else np.array([])
         width = max(1, math.ceil((high - low) / points))
+        if "1m" in used:  # buckets of whole minutes on the minute grid, as the tier stores them
+            low -= low % MINUTE
+            width = math.ceil(max(width, (high - low) / points) / MINUTE) * MINUTE
         buckets = (times - low) // width
         result = {**identity, "source": source, "start": start, "end": end, "step": width / 1000,
                   "tier": tier, "times": [], "cpu": {"min": [], "avg": [], "max": []},
