@@ -201,7 +201,7 @@ class Reader:
             values.setdefault(series.category, {})[series.label] = {"time": time / 1000, "value": value}
         listed = self.processes_at(source, at, tolerance)
         return {"time": at, "values": values, "processes": listed["processes"],
-                "processes_time": listed["time"]}
+                "processes_time": listed["time"], "processes_tier": listed["tier"]}
 
     def _bucket_at(self, tier: Tier, source: str, ids: list[int], at: int) -> dict[int, tuple[int, float]]:
         """{series id: (bucket start, average)} for the bucket of `tier` that holds `at`."""
