@@ -90,7 +90,12 @@ export class ProcessTable {
       const active = this.sort.key === column.key;
       this.headers[i].setAttribute("aria-sort", active ? (this.sort.descending ? "descending" : "ascending") : "none");
     }
+    // Rows are rebuilt: keyboard focus on a process stays on that process.
+    const focused = this.body.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.process : null;
     this.body.replaceChildren(...shown.map((p) => this.row(p)));
+    if (focused) {
+      for (const row of this.body.rows) if (row.dataset.process === focused) row.querySelector("button").focus();
+    }
     this.table.hidden = !shown.length;
     this.empty.hidden = Boolean(shown.length);
     const reason = this.list.length ? "No process matches the filter." : "No process list near this moment.";
