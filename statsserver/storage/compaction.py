@@ -80,7 +80,7 @@ class Maintenance:
 
     def run(self) -> Report:
         self._series_by_source()
-        if self.compact_raw() and self.compact_processes() and self.pack_rollups():
+        if self.compact_raw() and self.compact_processes() and self.pack_rollups() and self.downsample_processes():
             self.expire()
         return self.report
 
@@ -238,6 +238,16 @@ class Maintenance:
                     processes.compact_window(self.db, source_id, window_start(oldest, RAW.span_ms),
                                              self.horizon, cutoffs)
                 self.between_steps("process window")
+        return True
+
+    def downsample_processes(self) -> bool:
+        cutoffs = {tier: self.cutoff(BY_NUMBER[tier]) for tier in (processes.RAW_TIER, processes.MINUTE_TIER)}
+        for source_id, start in processes.expiring_windows(self.db, cutoffs):
+            if self.out_of_time():
+                return False
+            with self.transaction("process lists could not be reduced to minutes"):
+                processes.downsample_window(self.db, source_id, start, cutoffs)
+            self.between_steps("process minutes")
         return True
 
     # --- rollup tiers -----------------------------------------------------------------------

@@ -6,19 +6,22 @@ rates, state) lands as small rows in the head (`process_samples`) and is compact
 metrics' raw windows, into one block per source and window: a matrix with a row per process
 and a column per sample time, NaN where the process was not in the top. A process is in the top
 for a stretch of samples, so a row compresses like a series (the same codec as the metric
-blocks). Each compacted window also gets its minute block: per minute, the top processes by
-average CPU and by average memory, kept as long as the 1-minute tier (`keep_minutes`).
+blocks). When a block passes raw retention (`keep_raw`) it becomes its minute block: per minute,
+the top processes by average CPU and by average memory, kept as long as the 1-minute tier
+(`keep_minutes`).
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
+import struct
 from dataclasses import dataclass
 
 import numpy as np
 
-from .chunks import decode_raw_block, decode_times_array, encode_raw_block, encode_times
+from .chunks import _strict, decode_matrix, decode_times_array, encode_matrix, encode_times, steps_for
+from .codec import CodecError, compress, decode_ints_array, decompress, encode_ints
 from .tiers import MINUTE, RAW, ROLLUPS
 
 # The tier numbers process blocks are stored under, and whose retention they follow.
@@ -27,6 +30,9 @@ MINUTE_TIER = next(tier for tier in ROLLUPS if tier.step_ms == MINUTE).number
 
 FIELDS = ("cpu", "rss", "disk_read", "disk_write", "state")
 UNITS = ("%", "B", "B/s", "B/s", "")
+_HEADER = struct.Struct("<II")  # processes, times
+_PRESENCE = FIELDS.index("rss")
+_UNKNOWN = -1.0
 # A process identified by the API's start time matches a stored one this close (ms): start times
 # are derived from boot time and clock ticks, and a restarted collector may round differently.
 STARTED_TOLERANCE_MS = 1000
@@ -40,24 +46,41 @@ class Block:
 
     @property
     def present(self) -> np.ndarray:
-        return ~np.isnan(self.values[1])  # every listed process has a memory figure
+        return ~np.isnan(self.values[_PRESENCE])  # every listed process has a memory figure
 
 
 def encode_block(block: Block) -> tuple[bytes, bytes]:
-    """(times blob, values blob). The fields' matrices are stacked into one raw block."""
+    """(times blob, values blob). Each field is a matrix of its own, with its own integer width:
+    a disk rate's large steps must not widen the CPU column. Only memory keeps a mask of where
+    a process was listed; the other fields mark a value the system did not give with -1, which
+    no CPU share, rate or state code can be."""
     fields, rows, length = block.values.shape
-    ids = block.ids.tolist() * fields
-    units = [unit for unit in UNITS for _ in range(rows)]
-    return (encode_times(block.times.tolist()),
-            encode_raw_block(ids, block.values.reshape(fields * rows, length), units))
+    present = block.present
+    parts = [_HEADER.pack(rows, length), encode_ints(block.ids.tolist(), 1)]
+    for field, (values, unit) in enumerate(zip(block.values, UNITS)):
+        if field != _PRESENCE:
+            values = np.where(present & np.isnan(values), _UNKNOWN, values)
+        parts.append(encode_matrix(values, steps_for([unit] * rows, values), masks=field == _PRESENCE))
+    return encode_times(block.times.tolist()), compress(parts)
 
 
+@_strict
 def decode_block(times_blob: bytes, data_blob: bytes) -> Block:
-    times = decode_times_array(times_blob)
-    ids, values, _ = decode_raw_block(data_blob)
-    rows = len(ids) // len(FIELDS)
-    return Block(times.astype(np.int64), ids[:rows].astype(np.int64),
-                 values.reshape(len(FIELDS), rows, len(times)))
+    times = decode_times_array(times_blob).astype(np.int64)
+    data = decompress(data_blob)
+    rows, length = _HEADER.unpack_from(data)
+    if length != len(times):
+        raise CodecError("a process block does not match its times")
+    ids, offset = decode_ints_array(data, _HEADER.size)
+    if len(ids) != rows:
+        raise CodecError("a process block's processes do not match its header")
+    values = np.empty((len(FIELDS), rows, length))
+    for field in range(len(FIELDS)):
+        values[field], offset = decode_matrix(data, offset, rows, length)
+    absent = np.isnan(values[_PRESENCE])
+    values[:, absent] = np.nan
+    values[values == _UNKNOWN] = np.nan
+    return Block(times, ids.astype(np.int64), values)
 
 
 def decode_times(times_blob: bytes) -> np.ndarray:
@@ -159,25 +182,22 @@ def _store(db: sqlite3.Connection, source_id: int, tier: int, start: int, end: i
 
 def compact_window(db: sqlite3.Connection, source_id: int, start: int, horizon: int,
                    cutoffs: dict[int, int]) -> int:
-    """Move the head rows of one raw window (up to `horizon`) into its blocks; returns rows moved.
+    """Move the head rows of one raw window (up to `horizon`) into its block; returns rows moved.
 
-    Runs inside the caller's transaction: the blocks are written and the head rows deleted in
-    one commit. The window's minutes touched by new rows are ranked again from the whole merged
-    window, so a late row still counts in its minute.
+    Runs inside the caller's transaction: the block is written and the head rows deleted in one
+    commit. Rows older than raw retention (a database migrated with old lists) go straight to
+    the minute tier.
     """
     end = min(start + RAW.span_ms, horizon)
     rows = db.execute(
         "SELECT time, process_id, cpu, rss, disk_read, disk_write, state FROM process_samples"
         " WHERE source_id = ? AND time >= ? AND time < ?", (source_id, start, end)).fetchall()
     window_end = start + RAW.span_ms
-    if rows and window_end > min(cutoffs[RAW_TIER], cutoffs[MINUTE_TIER]):
-        block = merge_rows(_stored(db, source_id, RAW_TIER, start), rows)
-        if window_end > cutoffs[RAW_TIER]:
-            _store(db, source_id, RAW_TIER, start, window_end, block)
-        if window_end > cutoffs[MINUTE_TIER]:
-            touched = np.unique(np.array([row[0] for row in rows], np.int64) // MINUTE * MINUTE)
-            minutes = merge_columns(_stored(db, source_id, MINUTE_TIER, start), minute_top(block, touched))
-            _store(db, source_id, MINUTE_TIER, start, window_end, minutes)
+    if rows and window_end > cutoffs[RAW_TIER]:
+        _store(db, source_id, RAW_TIER, start, window_end, merge_rows(_stored(db, source_id, RAW_TIER, start), rows))
+    elif rows and window_end > cutoffs[MINUTE_TIER]:
+        _store_minutes(db, source_id, start, merge_rows(None, rows))
+    if rows:
         last_seen: dict[int, int] = {}
         for row in rows:
             last_seen[row[1]] = max(row[0], last_seen.get(row[1], row[0]))
@@ -186,6 +206,29 @@ def compact_window(db: sqlite3.Connection, source_id: int, start: int, horizon: 
     db.execute("DELETE FROM process_samples WHERE source_id = ? AND time >= ? AND time < ?",
                (source_id, start, end))
     return len(rows)
+
+
+def _store_minutes(db: sqlite3.Connection, source_id: int, start: int, block: Block) -> None:
+    minutes = np.unique(block.times - block.times % MINUTE)
+    merged = merge_columns(_stored(db, source_id, MINUTE_TIER, start), minute_top(block, minutes))
+    _store(db, source_id, MINUTE_TIER, start, start + RAW.span_ms, merged)
+
+
+def expiring_windows(db: sqlite3.Connection, cutoffs: dict[int, int]) -> list[tuple[int, int]]:
+    """(source id, start) of the raw blocks past raw retention: each becomes its minute block."""
+    return db.execute("SELECT source_id, start FROM process_chunks WHERE tier = ? AND end <= ? ORDER BY start",
+                      (RAW_TIER, cutoffs[RAW_TIER])).fetchall()
+
+
+def downsample_window(db: sqlite3.Connection, source_id: int, start: int, cutoffs: dict[int, int]) -> None:
+    """Inside the caller's transaction: a raw block past raw retention becomes the top processes
+    of each of its minutes (unless those are past their retention too), and is deleted. Built
+    only now, so that while raw exists the minutes cost no disk."""
+    block = _stored(db, source_id, RAW_TIER, start)
+    if block is not None and start + RAW.span_ms > cutoffs[MINUTE_TIER]:
+        _store_minutes(db, source_id, start, block)
+    db.execute("DELETE FROM process_chunks WHERE source_id = ? AND tier = ? AND start = ?",
+               (source_id, RAW_TIER, start))
 
 
 def expire(db: sqlite3.Connection, cutoffs: dict[int, int]) -> dict[str, int]:

@@ -325,9 +325,8 @@ class Reader:
         """One process's CPU and memory over [start, end), in at most `points` buckets of min,
         avg and max (columnar, like `query`); None when no such process was ever listed.
 
-        Raw samples (head and blocks) where they exist; the minute tier where raw has expired,
-        or for the whole range when a bucket spans a minute or more. A bucket in which the
-        process was not listed is left out.
+        Raw samples (head and blocks) where they exist, the minute tier before them (where raw
+        has expired). A bucket in which the process was not listed is left out.
         """
         if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
             raise ValueError("the range must have a finite start before its end")
@@ -338,7 +337,6 @@ class Reader:
             return None
         process, source_id = identity.pop("id"), identity.pop("source_id")
         low, high = max(to_ms(start), to_ms(identity["started"]) - MINUTE), to_ms(end)
-        coarse = (high - low) / points >= MINUTE
         series: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"raw": [], "1m": []}
 
         def take(tier_name: str, blobs) -> None:
@@ -348,25 +346,19 @@ class Reader:
                 keep = ~np.isnan(block.values[1, row]) & (block.times >= low) & (block.times < high)
                 series[tier_name].append((block.times[keep], block.values[0, row, keep], block.values[1, row, keep]))
 
-        minute_blocks = self._process_blocks(source_id, history.MINUTE_TIER, low, high)
-        raw_from = low
-        if coarse and minute_blocks:
-            raw_from = max(low, minute_blocks[-1][1])  # raw only where minutes are not kept yet
-        raw_blocks = self._process_blocks(source_id, history.RAW_TIER, raw_from, high)
-        raw_blocks = [block for block in raw_blocks if block[1] > raw_from]
+        raw_blocks = self._process_blocks(source_id, history.RAW_TIER, low, high)
         for block in raw_blocks:
             take("raw", block[2:])
         head = self._rows("SELECT time, cpu, rss FROM process_samples WHERE source_id = ? AND process_id = ?"
-                          " AND time >= ? AND time < ?", (source_id, process, raw_from, high))
+                          " AND time >= ? AND time < ?", (source_id, process, low, high))
         if head:
             times, cpu, rss = (np.array(column, np.float64) for column in zip(*head))
             series["raw"].append((times.astype(np.int64), cpu, rss))
-        # Minutes fill in only before the first raw sample: where raw expired, or in coarse mode.
+        # Minutes fill in only before the first raw sample: where raw has expired.
         raw_start = min([int(times[0]) for times, _, _ in series["raw"] if len(times)]
                         + [block[0] for block in raw_blocks] + [high])
-        for block in minute_blocks:
-            if block[0] < raw_start:
-                take("1m", block[2:])
+        for block in self._process_blocks(source_id, history.MINUTE_TIER, low, min(high, raw_start)):
+            take("1m", block[2:])
         minutes = [(times[times < raw_start] + MINUTE // 2, cpu[times < raw_start], rss[times < raw_start])
                    for times, cpu, rss in series["1m"]]
         parts = [part for part in minutes + series["raw"] if len(part[0])]

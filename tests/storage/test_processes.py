@@ -2,6 +2,7 @@
 the migration of 0001's JSON snapshots."""
 
 import json
+import shutil
 import sqlite3
 
 import pytest
@@ -119,29 +120,48 @@ def test_beyond_raw_retention_the_minute_tier_keeps_the_top_of_each_minute(path)
     writer.close()
 
 
-def test_a_crash_between_steps_loses_and_doubles_no_process_row(path):
-    writer = Writer(path)
-    fill(writer, 2500)
-    reference = Reader(path).process_history("pi", 100, T0 - 3600, T0, T0 + 2500, 2500)
+class Crash(Exception):
+    pass
 
-    class Crash(Exception):
-        pass
 
+def crash_after(step_name):
     def crash(step):
-        if step == "process window":
+        if step == step_name:
             raise Crash
+    return crash
 
+
+def maintain_crashing(writer, now, step_name, keep=None) -> int:
+    """Maintenance that dies after every step named `step_name`: each new run carries on."""
     crashes = 0
-    while True:  # every run dies after its first process window: a new run carries on
+    while True:
         try:
-            writer.maintain(T0 + 2500 + 120, between_steps=crash)
-            break
+            writer.maintain(now, keep, between_steps=crash_after(step_name))
+            return crashes
         except Crash:
             crashes += 1
-    assert crashes == 3  # three windows
-    assert writer.db.execute("SELECT count(*) FROM process_samples").fetchone()[0] == 0
-    assert Reader(path).process_history("pi", 100, T0 - 3600, T0, T0 + 2500, 2500) == reference
+
+
+def test_a_crash_between_steps_loses_and_doubles_no_process_row(path, tmp_path):
+    writer = Writer(path)
+    fill(writer, 2500)
     writer.close()
+    shutil.copy(path, tmp_path / "reference.db")
+    reference = Writer(tmp_path / "reference.db")
+    writer = Writer(path)
+    keep = {"keep_raw": DAY, "keep_minutes": 30 * DAY}
+    moments = [T0 + s for s in (5, 150, 450, 1300, 2400)]
+    for now, step, crashes in ((T0 + 2500 + 120, "process window", 3), (T0 + 2 * DAY, "process minutes", 3)):
+        reference.maintain(now, keep)
+        assert maintain_crashing(writer, now, step, keep) == crashes  # three windows
+        assert writer.db.execute("SELECT count(*) FROM process_samples").fetchone()[0] == 0
+        for t in moments:
+            assert Reader(path).processes_at("pi", t) == Reader(tmp_path / "reference.db").processes_at("pi", t)
+        assert Reader(path).process_history("pi", 100, T0 - 3600, T0, T0 + 2500, 2500) == \
+            Reader(tmp_path / "reference.db").process_history("pi", 100, T0 - 3600, T0, T0 + 2500, 2500)
+    assert Reader(path).processes_at("pi", T0 + 150)["tier"] == "1m"
+    writer.close()
+    reference.close()
 
 
 def test_0001_json_snapshots_migrate_without_loss(path):
