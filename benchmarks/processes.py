@@ -178,8 +178,12 @@ def bench_disk(quick: bool, workdir: Path) -> dict:
     # A process block is raw for keep_raw, then its minutes until keep_minutes.
     per_day = 86400 / seconds
     kept_days = {tier.number: DEFAULT_KEEP[tier.keep] / 86400 for tier in TIERS}
-    steady_process = per_day * (blobs["process"].get(0, 0) * kept_days[0]
-                                + minute_blob * (kept_days[2] - kept_days[0]))
+    # The identities table keeps a process while a raw block lists it; minute blocks carry
+    # their own (counted in minute_blob).
+    identity_bytes = sizes.get("processes", 0)
+    steady_blocks = per_day * (blobs["process"].get(0, 0) * kept_days[0] + minute_blob * (kept_days[2] - kept_days[0]))
+    steady_identities = per_day * identity_bytes * kept_days[0]
+    steady_process = steady_blocks + steady_identities
     steady_metric = (sum(size * per_day * kept_days[tier] for tier, size in blobs["metric"].items())
                      + blobs["windows"] * per_day * kept_days[0])
     return {
@@ -194,7 +198,9 @@ def bench_disk(quick: bool, workdir: Path) -> dict:
         "minute_tier": {"table_bytes": minute_sizes, "process_bytes": minute_process, "metric_bytes": minute_metric,
                         "process_bytes_per_minute": minute_process / minutes},
         "blobs": blobs, "minute_blob_bytes": minute_blob,
-        "steady_state": {"process_mib": steady_process / MiB, "metric_mib": steady_metric / MiB,
+        "identity_bytes": identity_bytes, "bytes_per_identity": identity_bytes / max(1, blobs["identities"]),
+        "steady_state": {"process_mib": steady_process / MiB, "process_blocks_mib": steady_blocks / MiB,
+                         "process_identities_mib": steady_identities / MiB, "metric_mib": steady_metric / MiB,
                          "ratio": steady_process / steady_metric},
     }
 
@@ -261,16 +267,19 @@ def main() -> None:
         ("all metric series on disk, per sample (B)", disk["metric_bytes_per_sample"]),
         ("process history / metric series, same file, same time", disk["ratio"]),
         ("minute tier alone: process history per minute (B)", disk["minute_tier"]["process_bytes_per_minute"]),
-        ("default retention, process history (MiB, blobs)", disk["steady_state"]["process_mib"]),
-        ("default retention, metric series (MiB, blobs)", disk["steady_state"]["metric_mib"]),
+        ("process identities (name, user, command) on disk, each (B)", disk["bytes_per_identity"]),
+        ("default retention, process blocks, minutes with their identities (MiB)", disk["steady_state"]["process_blocks_mib"]),
+        ("default retention, process identities table, raw window (MiB)", disk["steady_state"]["process_identities_mib"]),
+        ("default retention, process history (MiB)", disk["steady_state"]["process_mib"]),
+        ("default retention, metric series (MiB, blocks)", disk["steady_state"]["metric_mib"]),
         ("default retention, process / metric", disk["steady_state"]["ratio"]),
     ]
     for name, value in rows:
-        print(f"  {name:<58} {value:>10.3f}")
+        print(f"  {name:<72} {value:>10.3f}")
     print(f"(b) collector CPU per sample, stored, median of {samples} each (two interleaved halves)")
-    print(f"  {'with the top-10 process list (ms)':<58} {with_list:>10.3f}")
-    print(f"  {'without it, processes = 0 (ms)':<58} {without:>10.3f}")
-    print(f"  {'ratio':<58} {cpu_ratio:>10.3f}")
+    print(f"  {"with the top-10 process list (ms)":<72} {with_list:>10.3f}")
+    print(f"  {'without it, processes = 0 (ms)':<72} {without:>10.3f}")
+    print(f"  {'ratio':<72} {cpu_ratio:>10.3f}")
 
     targets = [
         target("process history disk / all metric series disk (same file, same time)", disk["ratio"], 1.0, "ratio"),

@@ -13,6 +13,7 @@ the top processes by average CPU and by average memory, kept as long as the 1-mi
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import struct
@@ -43,6 +44,9 @@ class Block:
     times: np.ndarray  # int64 ms, ascending
     ids: np.ndarray  # process ids, ascending
     values: np.ndarray  # (len(FIELDS), processes, times); NaN where the process was not listed
+    # Minute blocks carry the identities they list, {id: (pid, started ms, name, user, command)}:
+    # then the identities table need not keep every process that ever ran for keep_minutes.
+    identities: dict[int, tuple] | None = None
 
     @property
     def present(self) -> np.ndarray:
@@ -61,6 +65,9 @@ def encode_block(block: Block) -> tuple[bytes, bytes]:
         if field != _PRESENCE:
             values = np.where(present & np.isnan(values), _UNKNOWN, values)
         parts.append(encode_matrix(values, steps_for([unit] * rows, values), masks=field == _PRESENCE))
+    if block.identities is not None:
+        # Compressed together, similar command lines (a build's compiler runs) cost little.
+        parts.append(json.dumps([block.identities[i] for i in block.ids.tolist()], separators=(",", ":")).encode())
     return encode_times(block.times.tolist()), compress(parts)
 
 
@@ -80,7 +87,10 @@ def decode_block(times_blob: bytes, data_blob: bytes) -> Block:
     absent = np.isnan(values[_PRESENCE])
     values[:, absent] = np.nan
     values[values == _UNKNOWN] = np.nan
-    return Block(times, ids.astype(np.int64), values)
+    identities = None
+    if offset < len(data):
+        identities = {i: tuple(entry) for i, entry in zip(ids.tolist(), json.loads(data[offset:]))}
+    return Block(times, ids.astype(np.int64), values, identities)
 
 
 def decode_times(times_blob: bytes) -> np.ndarray:
@@ -113,7 +123,7 @@ def _without_empty_rows(block: Block) -> Block:
     keep = block.present.any(axis=1)
     if keep.all():
         return block
-    return Block(block.times, block.ids[keep], block.values[:, keep])
+    return Block(block.times, block.ids[keep], block.values[:, keep], block.identities)
 
 
 def minute_top(block: Block, minutes: np.ndarray) -> Block:
@@ -145,7 +155,7 @@ def minute_top(block: Block, minutes: np.ndarray) -> Block:
         by_memory = candidates[np.argsort(-means[1][candidates], kind="stable")[:keep]]
         for row in np.union1d(by_cpu, by_memory):
             values[:4, row, column] = [mean[row] for mean in means]
-    return _without_empty_rows(Block(minutes.astype(np.int64), block.ids, values))
+    return _without_empty_rows(Block(minutes.astype(np.int64), block.ids, values, block.identities))
 
 
 def merge_columns(old: Block | None, new: Block) -> Block:
@@ -153,7 +163,7 @@ def merge_columns(old: Block | None, new: Block) -> Block:
     if old is None:
         return new
     keep = ~np.isin(old.times, new.times)
-    kept = Block(old.times[keep], old.ids, old.values[:, :, keep])
+    kept = Block(old.times[keep], old.ids, old.values[:, :, keep], old.identities)
     times = np.union1d(kept.times, new.times)
     ids = np.union1d(kept.ids, new.ids)
     values = np.full((len(FIELDS), len(ids), len(times)), np.nan)
@@ -161,7 +171,7 @@ def merge_columns(old: Block | None, new: Block) -> Block:
         if part.values.size:
             rows_at, columns_at = np.searchsorted(ids, part.ids), np.searchsorted(times, part.times)
             values[:, rows_at[:, None], columns_at[None, :]] = part.values
-    return _without_empty_rows(Block(times, ids, values))
+    return _without_empty_rows(Block(times, ids, values, {**(old.identities or {}), **(new.identities or {})}))
 
 
 def _stored(db: sqlite3.Connection, source_id: int, tier: int, start: int) -> Block | None:
@@ -209,8 +219,15 @@ def compact_window(db: sqlite3.Connection, source_id: int, start: int, horizon: 
 
 
 def _store_minutes(db: sqlite3.Connection, source_id: int, start: int, block: Block) -> None:
-    minutes = np.unique(block.times - block.times % MINUTE)
-    merged = merge_columns(_stored(db, source_id, MINUTE_TIER, start), minute_top(block, minutes))
+    minutes = minute_top(block, np.unique(block.times - block.times % MINUTE))
+    ids = minutes.ids.tolist()
+    minutes.identities = {row[0]: tuple(row[1:]) for row in db.execute(
+        f"SELECT id, pid, started, name, user, command FROM processes WHERE id IN ({','.join('?' * len(ids))})", ids)}
+    missing = [i for i in ids if i not in minutes.identities]
+    if missing:  # an identity already dropped: then its rows go too, rather than unnamed
+        keep = ~np.isin(minutes.ids, missing)
+        minutes = Block(minutes.times, minutes.ids[keep], minutes.values[:, keep], minutes.identities)
+    merged = merge_columns(_stored(db, source_id, MINUTE_TIER, start), minutes)
     _store(db, source_id, MINUTE_TIER, start, start + RAW.span_ms, merged)
 
 
@@ -240,9 +257,9 @@ def expire(db: sqlite3.Connection, cutoffs: dict[int, int]) -> dict[str, int]:
         "process_chunks": sum(db.execute("DELETE FROM process_chunks WHERE tier = ? AND end <= ?",
                                          (tier, cutoffs[tier])).rowcount for tier in (RAW_TIER, MINUTE_TIER)),
     }
-    # A block ends at most a window after the last time it lists: a process seen last a window
-    # before both tiers' cutoffs is in no block any more.
+    # A raw block ends at most a window after the last time it lists: a process seen last a
+    # window before the raw cutoff is in no raw block any more, and its minute blocks carry it.
     deleted["processes"] = db.execute(
         "DELETE FROM processes WHERE last_seen < ? AND id NOT IN (SELECT process_id FROM process_samples)",
-        (min(cutoffs[RAW_TIER], cutoffs[MINUTE_TIER]) - RAW.span_ms,)).rowcount
+        (cutoffs[RAW_TIER] - RAW.span_ms,)).rowcount
     return deleted

@@ -279,6 +279,7 @@ class Reader:
         if best is None:
             return empty
         _, time, tier, blobs = best
+        block = None
         if blobs is None:
             rows = self._rows("SELECT process_id, cpu, rss, disk_read, disk_write, state FROM process_samples"
                               " WHERE source_id = ? AND time = ?", (source_id, time))
@@ -289,7 +290,8 @@ class Reader:
             rows = [(int(process), *_number_or_none(cells[:4, row]),
                      chr(int(cells[4, row])) if cells[4, row] == cells[4, row] else "")
                     for row, process in enumerate(block.ids.tolist()) if cells[1, row] == cells[1, row]]
-        identities = self._identities(row[0] for row in rows)
+        identities = block.identities if block is not None and block.identities else \
+            self._identities(row[0] for row in rows)
         listed = []
         for process, cpu, rss, disk_read, disk_write, state in rows:
             if process not in identities:
@@ -320,6 +322,20 @@ class Reader:
         return {"id": process, "source_id": source_id, "pid": pid, "started": started_ms / 1000,
                 "name": name, "user": user, "command": command}
 
+    def _process_in_minutes(self, source: str, pid: int, started: float, start: float, end: float) -> dict | None:
+        """The identity of a process listed only in minute blocks of [start, end) any more."""
+        source_id = self._source_id(source)
+        if source_id is None:
+            return None
+        target = to_ms(started)
+        for _, _, times_blob, data_blob in self._process_blocks(source_id, history.MINUTE_TIER, to_ms(start), to_ms(end)):
+            block = self._decoded(history.decode_block, times_blob, data_blob)
+            for process, (found_pid, started_ms, name, user, command) in (block.identities or {}).items():
+                if found_pid == pid and abs(started_ms - target) <= history.STARTED_TOLERANCE_MS:
+                    return {"id": process, "source_id": source_id, "pid": pid, "started": started_ms / 1000,
+                            "name": name, "user": user, "command": command}
+        return None
+
     def process_history(self, source: str, pid: int, started: float, start: float, end: float,
                         points: int) -> dict | None:
         """One process's CPU and memory over [start, end), in at most `points` buckets of min,
@@ -332,7 +348,7 @@ class Reader:
             raise ValueError("the range must have a finite start before its end")
         if points < 1:
             raise ValueError("points must be at least 1")
-        identity = self.process(source, pid, started)
+        identity = self.process(source, pid, started) or self._process_in_minutes(source, pid, started, start, end)
         if identity is None:
             return None
         process, source_id = identity.pop("id"), identity.pop("source_id")

@@ -114,9 +114,13 @@ def test_beyond_raw_retention_the_minute_tier_keeps_the_top_of_each_minute(path)
     assert history["tier"] == "1m"
     assert len(history["times"]) == 6  # seconds 100 to 399 touch six minutes
     assert history["times"][1] == T0 + 150 and history["cpu"]["avg"][1] == pytest.approx(97.0, abs=0.1)
+    # The identities table lets go of processes no raw block lists; the minute blocks name them.
+    assert writer.db.execute("SELECT count(*) FROM processes").fetchone()[0] == 0
+    assert reader.processes_at("pi", T0 + 150) == minute
+    assert reader.process_history("pi", 4242, T0 + 99.5, T0, T0 + 1200, 1200) == history
+    assert reader.process_history("pi", 4242, T0 + 99.5, T0 + 1200, T0 + 2400, 10) is None  # not listed then
     writer.maintain(T0 + 40 * DAY, keep)
     assert writer.db.execute("SELECT count(*) FROM process_chunks").fetchone()[0] == 0
-    assert writer.db.execute("SELECT count(*) FROM processes").fetchone()[0] == 0
     writer.close()
 
 
