@@ -277,7 +277,7 @@ def main() -> None:
     for name, value in rows:
         print(f"  {name:<72} {value:>10.3f}")
     print(f"(b) collector CPU per sample, stored, median of {samples} each (two interleaved halves)")
-    print(f"  {"with the top-10 process list (ms)":<72} {with_list:>10.3f}")
+    print(f"  {'with the top-10 process list (ms)':<72} {with_list:>10.3f}")
     print(f"  {'without it, processes = 0 (ms)':<72} {without:>10.3f}")
     print(f"  {'ratio':<72} {cpu_ratio:>10.3f}")
 
