@@ -19,6 +19,8 @@ from .tiers import TIERS, retention
 # Process identities remembered by the writer; about the processes a machine's top lists name
 # over a few hours.
 PROCESS_CACHE = 4096
+# An identity is deleted at the earliest 20 minutes (a raw window) after it was last listed.
+PROCESS_RECHECK_MS = 10 * 60 * 1000
 
 
 class Writer:
@@ -35,7 +37,8 @@ class Writer:
         self._series: dict[tuple[int, str, str], int] = {}
         self._metadata: dict[int, tuple] = {}
         self._series_per_source: dict[int, int] = {}
-        self._processes: dict[tuple[int, int, int], int] = {}  # (source, pid, started ms) -> id
+        # (source, pid, started ms) -> (id, when it was last written, ms)
+        self._processes: dict[tuple[int, int, int], tuple[int, int]] = {}
         for row in self.db.execute("SELECT id, source_id, category, label, unit, kind, graph, description FROM series"):
             self._series[row[1], row[2], row[3]] = row[0]
             self._metadata[row[0]] = (row[4], row[5], bool(row[6]), row[7])
@@ -118,8 +121,12 @@ class Writer:
 
     def _process_id(self, source_id: int, at: int, process: Process) -> int:
         key = (source_id, process.pid, to_ms(process.started))
-        found = self._processes.get(key)
-        if found is None:
+        cached = self._processes.get(key)
+        # Maintenance (on another connection) deletes an identity no raw block lists any more:
+        # one not written for a while is looked up again rather than trusted.
+        if cached is not None and at - cached[1] <= PROCESS_RECHECK_MS:
+            found = cached[0]
+        else:
             row = self.db.execute("SELECT id FROM processes WHERE source_id = ? AND pid = ? AND started = ?",
                                   key).fetchone()
             found = row[0] if row else self.db.execute(
@@ -127,7 +134,7 @@ class Writer:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, process.name, process.user, process.command, at)).lastrowid
             if len(self._processes) >= PROCESS_CACHE:  # processes come and go: start afresh
                 self._processes.clear()
-            self._processes[key] = found
+        self._processes[key] = (found, at)
         return found
 
     def _insert_processes(self, source_id: int, at: int, processes: list[Process]) -> None:

@@ -192,6 +192,18 @@ def test_0001_json_snapshots_migrate_without_loss(path):
     writer.close()
 
 
+def test_a_process_listed_again_after_its_identity_expired_is_stored_under_a_new_one(path):
+    writer = Writer(path)
+    daemon = busy(0)[0]
+    writer.write("pi", T0, {}, {}, [daemon], interval=1.0)
+    later = T0 + 2 * DAY
+    writer.maintain(later, {"keep_raw": 3600, "keep_minutes": 30 * DAY})
+    assert writer.db.execute("SELECT count(*) FROM processes").fetchone() == (0,)
+    writer.write("pi", later, {}, {}, [daemon], interval=1.0)  # the writer remembers the old id
+    assert [p["name"] for p in Reader(path).processes_at("pi", later)["processes"]] == ["daemon"]
+    writer.close()
+
+
 def test_no_processes_at_a_moment_without_a_list(path):
     writer = Writer(path)
     writer.write("pi", T0, {"cpu": {"total": 1.0}}, METRICS, [], interval=1.0)
