@@ -1,12 +1,26 @@
 """The process table in Chromium: it follows the cursor and the pin, sorts, filters, and opens a
 process's history, by mouse and by keyboard, on a desktop and on a phone."""
 
+import time
 from urllib.parse import parse_qs, urlparse
+
+import pytest
 
 from .conftest import SCREENSHOTS
 
 ROWS = "() => [...document.querySelectorAll('#inspector .processes tbody tr .process-name')].map((b) => b.textContent)"
 FIRST_ROW_IS = "() => document.querySelector('#inspector .processes tbody tr .process-name')?.textContent === {!r}"
+
+
+def wait_for_request(app, part, seen, timeout=15.0):
+    """The first request with `part` in its address after the `seen` ones already made."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [url for url in app.requests if part in url]
+        if len(found) > seen:
+            return found[seen]
+        app.page.wait_for_timeout(50)
+    raise AssertionError(f"no new request for {part}")
 
 
 def plot_box(app):
@@ -59,6 +73,14 @@ def test_the_table_follows_the_cursor_and_the_pin_sorts_filters_and_opens_a_hist
     assert query["pid"] == "500" and query["source"] == "bench"
     assert app.js("() => document.querySelector('#inspector .process-detail').textContent").count("beta-job --go") == 1
     assert app.js("() => document.querySelector('#inspector .process-name[aria-expanded=true]').textContent") == "beta-job"
+    # A new window: the open process's chart is fetched for it
+    asked = len([url for url in app.requests if "/api/process?" in url])
+    app.page.select_option("#range", "15m")
+    app.wait("() => performance.getEntriesByName('data-received').length > 0")
+    latest = wait_for_request(app, "/api/process?", asked)
+    query = {key: values[0] for key, values in parse_qs(urlparse(latest).query).items()}
+    assert float(query["to"]) - float(query["from"]) == pytest.approx(900, abs=2)
+    app.page.focus("#inspector tr[data-process^='500@'] .process-name")
     app.page.keyboard.press("Enter")  # again: closed
     app.wait("() => document.querySelector('#inspector .process-detail').hidden")
     assert app.errors == []

@@ -276,6 +276,7 @@ function draw(store, { final = true } = {}) {
 
 function finishDraw(building, final) {
   inspector.build(state.store, state.colors);
+  if (final) inspector.processTable.refresh(); // an open process chart follows the new window
   markWindow(state.window);
   markEmpty();
   renderCards();

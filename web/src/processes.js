@@ -124,6 +124,11 @@ export class ProcessTable {
     else this.openDetail(p);
   }
 
+  /** Fetches the open process's history again, for a new window. */
+  refresh() {
+    if (this.selected !== null) this.openDetail(this.selected);
+  }
+
   closeDetail() {
     this.chart?.destroy();
     this.chart = null;
