@@ -228,15 +228,21 @@ class Maintenance:
         cutoffs = {tier: self.cutoff(BY_NUMBER[tier]) for tier in (processes.RAW_TIER, processes.MINUTE_TIER)}
         for (source_id,) in self.db.execute("SELECT id FROM sources").fetchall():
             while True:
-                (oldest,) = self.db.execute("SELECT min(time) FROM process_samples WHERE source_id = ?",
-                                            (source_id,)).fetchone()
+                (head,) = self.db.execute("SELECT min(time) FROM process_samples WHERE source_id = ?",
+                                          (source_id,)).fetchone()
+                legacy = processes.legacy_oldest(self.db, source_id)
+                oldest = min((t for t in (head, legacy) if t is not None), default=None)
                 if oldest is None or oldest >= self.horizon:
                     break
                 if self.out_of_time():
                     return False
+                start = window_start(oldest, RAW.span_ms)
+                end = min(start + RAW.span_ms, self.horizon)
                 with self.transaction("process lists could not be compacted"):
-                    processes.compact_window(self.db, source_id, window_start(oldest, RAW.span_ms),
-                                             self.horizon, cutoffs)
+                    if legacy is not None and legacy < end:
+                        processes.convert_legacy(self.db, source_id, start, end,
+                                                 keep=start + RAW.span_ms > min(cutoffs.values()))
+                    processes.compact_window(self.db, source_id, start, self.horizon, cutoffs)
                 self.between_steps("process window")
         return True
 

@@ -86,8 +86,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (tier, series_id, start)
         ) WITHOUT ROWID;
     """),
-    # Process lists as identities once and small per-sample rows. The JSON snapshots of 0001 are
-    # moved into the new head here, field by field; the next maintenance compacts them.
+    # Process lists as identities once and small per-sample rows. The JSON snapshots of 0001 stay
+    # where they are: maintenance converts them window by window (storage/processes.py), since
+    # a week of them takes minutes, too long for the one transaction of a start-up.
     ("0003_process_history", """
         -- A process of a source, named by pid and start time (ms): a reused pid is another row.
         CREATE TABLE processes (
@@ -126,26 +127,6 @@ MIGRATIONS: list[tuple[str, str]] = [
             UNIQUE (source_id, tier, start)
         );
         CREATE INDEX process_chunks_by_end ON process_chunks (tier, end);
-        INSERT OR IGNORE INTO processes (source_id, pid, started, name, user, command, last_seen)
-            SELECT snapshot.source_id, json_extract(entry.value, '$.pid'),
-                   CAST(round(coalesce(json_extract(entry.value, '$.started'), 0) * 1000) AS INTEGER),
-                   coalesce(json_extract(entry.value, '$.name'), ''),
-                   coalesce(json_extract(entry.value, '$.user'), ''),
-                   coalesce(json_extract(entry.value, '$.command'), ''), max(snapshot.time)
-            FROM process_snapshots AS snapshot, json_each(snapshot.processes) AS entry
-            WHERE json_valid(snapshot.processes) AND json_extract(entry.value, '$.pid') IS NOT NULL
-            GROUP BY 1, 2, 3;
-        INSERT OR REPLACE INTO process_samples
-            SELECT snapshot.source_id, snapshot.time, processes.id, json_extract(entry.value, '$.cpu'),
-                   coalesce(json_extract(entry.value, '$.rss'), 0), json_extract(entry.value, '$.disk_read'),
-                   json_extract(entry.value, '$.disk_write'), coalesce(json_extract(entry.value, '$.state'), '')
-            FROM process_snapshots AS snapshot, json_each(snapshot.processes) AS entry
-            JOIN processes ON processes.source_id = snapshot.source_id
-                AND processes.pid = json_extract(entry.value, '$.pid')
-                AND processes.started = CAST(round(coalesce(json_extract(entry.value, '$.started'), 0) * 1000)
-                                             AS INTEGER)
-            WHERE json_valid(snapshot.processes);
-        DROP TABLE process_snapshots;
     """),
 ]
 

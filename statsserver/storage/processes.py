@@ -263,3 +263,57 @@ def expire(db: sqlite3.Connection, cutoffs: dict[int, int]) -> dict[str, int]:
         "DELETE FROM processes WHERE last_seen < ? AND id NOT IN (SELECT process_id FROM process_samples)",
         (cutoffs[RAW_TIER] - RAW.span_ms,)).rowcount
     return deleted
+
+# --- the JSON lists of migration 0001 ---------------------------------------------------------
+# `process_snapshots` (a JSON list per sample) is converted a window at a time, field by field,
+# into identities and head rows, and compacted in the same transaction.
+
+_LEGACY_WINDOW = "snapshot.source_id = ? AND snapshot.time >= ? AND snapshot.time < ?"
+_LEGACY_IDENTITIES = """
+    INSERT OR IGNORE INTO processes (source_id, pid, started, name, user, command, last_seen)
+        SELECT snapshot.source_id, json_extract(entry.value, '$.pid'),
+               CAST(round(coalesce(json_extract(entry.value, '$.started'), 0) * 1000) AS INTEGER),
+               coalesce(json_extract(entry.value, '$.name'), ''),
+               coalesce(json_extract(entry.value, '$.user'), ''),
+               coalesce(json_extract(entry.value, '$.command'), ''), max(snapshot.time)
+        FROM process_snapshots AS snapshot, json_each(snapshot.processes) AS entry
+        WHERE json_valid(snapshot.processes) AND json_extract(entry.value, '$.pid') IS NOT NULL
+            AND {where}
+        GROUP BY 1, 2, 3"""
+# The identity by a lookup per entry: a subquery, so SQLite uses the unique index.
+_LEGACY_ROWS = """
+    INSERT OR REPLACE INTO process_samples
+        SELECT snapshot.source_id, snapshot.time,
+               (SELECT id FROM processes WHERE processes.source_id = snapshot.source_id
+                    AND processes.pid = json_extract(entry.value, '$.pid')
+                    AND processes.started = CAST(round(coalesce(json_extract(entry.value, '$.started'), 0)
+                                                       * 1000) AS INTEGER)),
+               json_extract(entry.value, '$.cpu'),
+               coalesce(json_extract(entry.value, '$.rss'), 0), json_extract(entry.value, '$.disk_read'),
+               json_extract(entry.value, '$.disk_write'), coalesce(json_extract(entry.value, '$.state'), '')
+        FROM process_snapshots AS snapshot, json_each(snapshot.processes) AS entry
+        WHERE json_valid(snapshot.processes) AND json_extract(entry.value, '$.pid') IS NOT NULL
+            AND {where}"""
+
+
+def legacy_oldest(db: sqlite3.Connection, source_id: int) -> int | None:
+    return db.execute("SELECT min(time) FROM process_snapshots WHERE source_id = ?", (source_id,)).fetchone()[0]
+
+
+def convert_legacy(db: sqlite3.Connection, source_id: int, start: int, end: int, keep: bool) -> None:
+    """Inside the caller's transaction: 0001's lists of [start, end) become head rows (when
+    `keep`: some tier still keeps that time) and are deleted."""
+    window = (source_id, start, end)
+    if keep:
+        db.execute(_LEGACY_IDENTITIES.format(where=_LEGACY_WINDOW), window)
+        db.execute(_LEGACY_ROWS.format(where=_LEGACY_WINDOW), window)
+    db.execute("DELETE FROM process_snapshots WHERE source_id = ? AND time >= ? AND time < ?", window)
+
+
+def legacy_list(db_rows: list[tuple]) -> list[dict]:
+    """A 0001 JSON list as the API gives process lists (fields it did not have yet are null)."""
+    try:
+        listed = json.loads(db_rows[0][1])
+    except ValueError:
+        return []
+    return [{"disk_read": None, "disk_write": None, **entry} for entry in listed if isinstance(entry, dict)]

@@ -270,6 +270,13 @@ class Reader:
                 nearest = int(inside[np.argmin(np.abs(inside - target))])
                 if best is None or abs(nearest - target) < best[0]:
                     best = (abs(nearest - target), nearest, "raw", (times_blob, data_blob))
+        legacy = self._rows("SELECT time, processes FROM process_snapshots WHERE source_id = ? AND time BETWEEN ? AND ?"
+                            " ORDER BY abs(time - ?) LIMIT 1", (source_id, low, high, target))
+        if legacy and (best is None or abs(legacy[0][0] - target) < best[0]):
+            # Not converted by maintenance yet (a database from 0001): the list as it was stored.
+            listed = sorted(history.legacy_list(legacy), key=lambda p: (p.get("cpu") or 0.0, p.get("rss") or 0),
+                            reverse=True)
+            return {"time": legacy[0][0] / 1000, "tier": "raw", "processes": listed}
         if best is None:
             minute = target - target % MINUTE
             for start, _, times_blob, data_blob in self._process_blocks(source_id, history.MINUTE_TIER,

@@ -168,11 +168,12 @@ def test_a_crash_between_steps_loses_and_doubles_no_process_row(path, tmp_path):
     reference.close()
 
 
-def test_0001_json_snapshots_migrate_without_loss(path):
+def test_0001_json_snapshots_are_converted_by_maintenance_without_loss(path):
     db = sqlite3.connect(path, isolation_level=None)
     migrate(db, MIGRATIONS[:1])
     db.execute("INSERT INTO sources (name, interval) VALUES ('pi', 1)")
-    snapshots = {second: [p.as_dict() for p in busy(second)] for second in range(95, 105)}
+    seconds = list(range(95, 105)) + list(range(1250, 1260))  # two windows
+    snapshots = {second: [p.as_dict() for p in busy(second)] for second in seconds}
     snapshots[95][0].pop("disk_read")  # written before disk rates were collected
     snapshots[95][0].pop("disk_write")
     for second, listed in snapshots.items():
@@ -181,14 +182,22 @@ def test_0001_json_snapshots_migrate_without_loss(path):
     db.close()
     writer = Writer(path)
     reader = Reader(path)
-    for stage in ("migrated", "compacted"):
+
+    def check(stage):
         for second, listed in snapshots.items():
             expected = sorted(({"disk_read": None, "disk_write": None, **p} for p in listed),
                               key=lambda p: (p["cpu"] or 0, p["rss"]), reverse=True)
-            assert reader.processes_at("pi", T0 + second)["processes"] == expected, stage
-        writer.maintain(T0 + 3600)
-    assert not writer.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'process_snapshots'").fetchone()
-    assert writer.db.execute("SELECT count(*) FROM processes WHERE pid = 4242").fetchone() == (1,)
+            assert reader.processes_at("pi", T0 + second)["processes"] == expected, (stage, second)
+
+    check("stored by 0001")
+    assert maintain_crashing(writer, T0 + 3600, "process window") == 2  # a step per window
+    check("converted")
+    assert writer.db.execute("SELECT count(*) FROM process_snapshots").fetchone() == (0,)
+    assert writer.db.execute("SELECT count(*) FROM process_samples").fetchone() == (0,)
+    assert writer.db.execute("SELECT count(*) FROM processes WHERE pid = 4242").fetchone() == (2,)  # reused
+    history = reader.process_history("pi", 4242, T0 + 99.5, T0, T0 + 3600, 3600)
+    assert len(history["times"]) == 5 and T0 + 100 <= min(history["times"]) < max(history["times"]) < T0 + 105
+    assert reader.process_history("pi", 4242, T0 + 499.5, T0, T0 + 3600, 3600)["name"] == "reused"
     writer.close()
 
 
