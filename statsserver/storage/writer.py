@@ -13,6 +13,7 @@ from typing import Iterable
 from ..collectors.base import Metric
 from ..collectors.processes import Process
 from . import compaction
+from .codec import CodecError
 from .database import StoreError, open_for_writing, to_ms
 from .tiers import TIERS, retention
 
@@ -187,7 +188,8 @@ class Writer:
         try:
             return compaction.Maintenance(self.db, self._transaction, kept, to_ms(now), budget,
                                           between_steps).run()
-        except sqlite3.Error as error:
+        except (sqlite3.Error, CodecError) as error:
+            # A damaged block is one logged error, not the end of the maintenance thread.
             raise StoreError(f"{self.path}: maintenance failed: {error}") from None
 
     def expire(self, older_than: float) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from statsserver.collectors.base import gauge
 from statsserver.collectors.processes import Process
-from statsserver.storage import Reader, Writer
+from statsserver.storage import Reader, StoreError, Writer
 from statsserver.storage.migrations import MIGRATIONS, migrate
 
 METRICS = {"cpu": gauge("%")}
@@ -210,6 +210,19 @@ def test_a_process_listed_again_after_its_identity_expired_is_stored_under_a_new
     assert writer.db.execute("SELECT count(*) FROM processes").fetchone() == (0,)
     writer.write("pi", later, {}, {}, [daemon], interval=1.0)  # the writer remembers the old id
     assert [p["name"] for p in Reader(path).processes_at("pi", later)["processes"]] == ["daemon"]
+    writer.close()
+
+
+def test_a_damaged_process_block_is_one_clear_error(path):
+    writer = Writer(path)
+    fill(writer, 300)
+    writer.maintain(T0 + 420)
+    writer.db.execute("UPDATE process_chunks SET data = x'00010203'")
+    with pytest.raises(StoreError, match="corrupt"):
+        Reader(path).processes_at("pi", T0 + 10)
+    fill(writer, 360)  # more rows for the same window: maintenance must read the damaged block
+    with pytest.raises(StoreError, match="maintenance failed: .*corrupt"):
+        writer.maintain(T0 + 480)
     writer.close()
 
 
