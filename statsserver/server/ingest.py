@@ -8,6 +8,7 @@ one SQLite transaction per burst instead of one per request.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import queue
 import re
@@ -34,9 +35,14 @@ LATEST_AHEAD = 86_400
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # How many requests one group commit takes at most, so one transaction stays short.
 GROUP_MAX = 256
+# Pushed points wait in `incoming` (readers see them there) at most about this long before the
+# ingest thread moves them into the head: long enough to move many rows per page, short enough
+# that `incoming` stays small.
+SETTLE_SECONDS = 1.0
 
 Point = tuple[str, str, float, float]  # category, label, time, value
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["ingest"])
 
 
@@ -135,10 +141,19 @@ class IngestWriter:
         self.thread.join(timeout=10)
 
     def _run(self) -> None:
+        unsettled, settled_at = False, time.monotonic()
         while True:
-            first = self.pending.get()
+            try:
+                first = self.pending.get(timeout=SETTLE_SECONDS if unsettled else None)
+            except queue.Empty:
+                first = ()  # quiet for a moment: a good time to settle
+            if unsettled and (first is None or time.monotonic() - settled_at >= SETTLE_SECONDS):
+                unsettled = not self._settle()
+                settled_at = time.monotonic()
             if first is None:
                 return
+            if not first:
+                continue
             group = [first]
             while len(group) < GROUP_MAX:
                 try:
@@ -153,11 +168,20 @@ class IngestWriter:
                 outcomes = self.writer.write_batches([item[:3] for item in group], self.limit)
             except StoreError as error:
                 outcomes = [error] * len(group)
+            unsettled = unsettled or any(outcome is None for outcome in outcomes)
             for (_, _, _, loop, done), outcome in zip(group, outcomes):
-                loop.call_soon_threadsafe(_settle, done, outcome)
+                loop.call_soon_threadsafe(_answer, done, outcome)
+
+    def _settle(self) -> bool:
+        try:
+            self.writer.settle()
+            return True
+        except StoreError as error:
+            log.warning("%s; trying again shortly", error)
+            return False
 
 
-def _settle(future: asyncio.Future, outcome) -> None:
+def _answer(future: asyncio.Future, outcome) -> None:
     if not future.done():  # the client may have gone away meanwhile
         future.set_result(outcome)
 

@@ -103,7 +103,7 @@ class Reader:
         catalog = self.series(source)
         newest: dict[int, tuple[int, float]] = {}
         for series in catalog:
-            rows = self._rows("SELECT time, value FROM samples WHERE series_id = ? ORDER BY time DESC LIMIT 1",
+            rows = self._rows("SELECT time, value FROM head WHERE series_id = ? ORDER BY time DESC LIMIT 1",
                               (series.id,))
             if rows:
                 newest[series.id] = rows[0]
@@ -144,7 +144,7 @@ class Reader:
         marks = ",".join("?" * len(catalog))
         by_time: dict[int, dict[str, dict[str, float]]] = {}
         for series_id, time, value in self._rows(
-                f"SELECT series_id, time, value FROM samples WHERE series_id IN ({marks}) AND time > ?"
+                f"SELECT series_id, time, value FROM head WHERE series_id IN ({marks}) AND time > ?"
                 f" ORDER BY time LIMIT ?", (*catalog, to_ms(after), limit)):
             series = catalog[series_id]
             by_time.setdefault(time, {}).setdefault(series.category, {})[series.label] = value
@@ -172,7 +172,7 @@ class Reader:
         if catalog:
             ids = list(catalog)
             for series_id, time, value in self._rows(
-                    f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
+                    f"SELECT series_id, time, value FROM head WHERE series_id IN ({_marks(ids)})"
                     " AND time BETWEEN ? AND ?", (*ids, low, high)):
                 consider(series_id, time, value)
             groups = self._groups(source)
@@ -239,7 +239,7 @@ class Reader:
                       (tier.number, group, low - tier.span_ms, high)):
             return True
         if tier is RAW:
-            return bool(self._rows("SELECT 1 FROM samples WHERE series_id = ? AND time >= ? AND time < ? LIMIT 1",
+            return bool(self._rows("SELECT 1 FROM head WHERE series_id = ? AND time >= ? AND time < ? LIMIT 1",
                                    (series_id, low, high)))
         return bool(self._rows(
             "SELECT 1 FROM rollups WHERE tier = ? AND series_id = ? AND start > ? AND start < ? LIMIT 1",
@@ -340,12 +340,12 @@ class Reader:
             # SQLite's GROUP BY hands back a row per series.
             self._fold_grouped(output, (
                 f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
-                f" FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
+                f" FROM head WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
                 f" GROUP BY series_id, bucket"), (plan.origin, plan.width, *ids, low, high))
             return
         # Narrow buckets: rows come in primary-key order (series, time) and numpy groups them
         # faster than a GROUP BY, which sorts them again in a temporary b-tree.
-        rows = self._rows(f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
+        rows = self._rows(f"SELECT series_id, time, value FROM head WHERE series_id IN ({_marks(ids)})"
                           " AND time >= ? AND time < ?", (*ids, low, high))
         if not rows:
             return

@@ -79,7 +79,7 @@ class Writer:
                 raise StoreError(f"{self.path}: {failure}: {error}") from None
 
     def _insert(self, source_id: int, points: Iterable[tuple[str, str, float, float]],
-                metrics: dict[str, Metric]) -> None:
+                metrics: dict[str, Metric], table: str = "samples") -> None:
         # A reading that is not a finite number is no reading: it is left out, not stored as a
         # value the codec and the charts would have to guess about.
         known: dict[tuple[str, str], int] = {}  # a batch names each series many times: look it up once
@@ -98,7 +98,7 @@ class Writer:
                     (number := _finite(value)) is not None)
                 and (time - time == 0.0 if time.__class__ is float else _finite(time) is not None)]
         # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
-        self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)", rows)
+        self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", rows)
 
     def write(self, source: str, time: float, values: dict[str, dict[str, float]],
               metrics: dict[str, Metric], processes: list[Process] | None = None,
@@ -124,6 +124,7 @@ class Writer:
 
         A batch that would give its source more than `max_series_per_source` series is left out
         whole, and its place in the returned list says why; the others are stored together.
+        The points go to `incoming`; `settle()` moves them into the head.
         """
         refusals: list[str | None] = []
         with self._transaction("points could not be stored"):
@@ -135,9 +136,13 @@ class Writer:
                     if new and self.series_count(source) + len(new) > max_series_per_source:
                         refusals.append(f"source {source!r} would have more than {max_series_per_source} series")
                         continue
-                self._insert(self.source_id(source), points, metrics)
+                self._insert(self.source_id(source), points, metrics, "incoming")
                 refusals.append(None)
         return refusals
+
+    def settle(self) -> int:
+        """Move pushed points from `incoming` into the head; returns how many."""
+        return compaction.settle_incoming(self.db, self._transaction)
 
     def series_count(self, source: str) -> int:
         source_id = self._sources.get(source)

@@ -117,7 +117,21 @@ def test_expire_deletes_only_what_is_older(writer, path):
 def test_rewriting_a_time_replaces_rather_than_doubles(writer, path):
     writer.write("host", T0, {"cpu": {"total": 1.0}}, PERCENT)
     writer.write("host", T0, {"cpu": {"total": 2.0}}, PERCENT)
-    assert writer.db.execute("SELECT count(*), max(value) FROM samples").fetchone() == (1, 2.0)
+    assert writer.db.execute("SELECT count(*), max(value) FROM head").fetchone() == (1, 2.0)
+
+
+def test_pushed_points_are_read_at_once_and_settle_into_the_head(writer, path):
+    writer.write("host", T0, {"cpu": {"total": 1.0}}, PERCENT)
+    writer.write_points("host", [("cpu", "total", T0, 5.0), ("cpu", "total", T0 + 1, 6.0)], PERCENT)
+    reader = Reader(path)
+    assert writer.db.execute("SELECT count(*) FROM incoming").fetchone() == (2,)
+    assert reader.latest("host")["cpu"]["total"] == (T0 + 1, 6.0)  # before it settles
+    assert writer.settle() == 2
+    assert writer.db.execute("SELECT count(*) FROM incoming").fetchone() == (0,)
+    # The pushed value at T0 replaced the collected one: nothing doubled, nothing lost.
+    assert writer.db.execute("SELECT time, value FROM samples ORDER BY time").fetchall() == \
+        [(T0 * 1000, 5.0), ((T0 + 1) * 1000, 6.0)]
+    assert reader.query("host", T0, T0 + 2, points=2)["series"][0]["max"] == [5.0, 6.0]
 
 
 def test_a_changed_declaration_updates_the_catalog(writer, path):
@@ -152,7 +166,7 @@ def test_readers_do_not_block_the_writer(writer, path):
     fill(writer, 1)
     reader = Reader(path)
     reader.db.execute("BEGIN")
-    reader.db.execute("SELECT count(*) FROM samples").fetchone()  # holds a read snapshot
+    reader.db.execute("SELECT count(*) FROM head").fetchone()  # holds a read snapshot
     errors = []
 
     def write_more():
@@ -165,9 +179,9 @@ def test_readers_do_not_block_the_writer(writer, path):
     thread.start()
     thread.join(timeout=5)
     assert not thread.is_alive() and not errors
-    assert reader.db.execute("SELECT count(*) FROM samples").fetchone() == (2,)  # its snapshot
+    assert reader.db.execute("SELECT count(*) FROM head").fetchone() == (2,)  # its snapshot
     reader.db.execute("COMMIT")
-    assert reader.db.execute("SELECT count(*) FROM samples").fetchone() == (102,)
+    assert reader.db.execute("SELECT count(*) FROM head").fetchone() == (102,)
 
 
 def test_write_points_at_many_times_all_or_nothing(writer, path):
