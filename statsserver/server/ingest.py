@@ -169,8 +169,12 @@ class IngestWriter:
             except StoreError as error:
                 outcomes = [error] * len(group)
             unsettled = unsettled or any(outcome is None for outcome in outcomes)
+            # One wake-up per event loop for the whole group, not one per request.
+            answers: dict[asyncio.AbstractEventLoop, list] = {}
             for (_, _, _, loop, done), outcome in zip(group, outcomes):
-                loop.call_soon_threadsafe(_answer, done, outcome)
+                answers.setdefault(loop, []).append((done, outcome))
+            for loop, settled in answers.items():
+                loop.call_soon_threadsafe(_answer, settled)
 
     def _settle(self) -> bool:
         try:
@@ -181,9 +185,10 @@ class IngestWriter:
             return False
 
 
-def _answer(future: asyncio.Future, outcome) -> None:
-    if not future.done():  # the client may have gone away meanwhile
-        future.set_result(outcome)
+def _answer(settled: list[tuple[asyncio.Future, object]]) -> None:
+    for future, outcome in settled:
+        if not future.done():  # the client may have gone away meanwhile
+            future.set_result(outcome)
 
 
 async def read_body(request: Request) -> bytes:
@@ -237,7 +242,7 @@ def _parameters(*specs: tuple[str, str, bool]) -> dict:
         ("unit", "e.g. %, B, °C", False),
         ("nograph", "Present (or 1/true): shown as values, not charted", False)),
 )
-async def add_data_point(request: Request) -> JSONResponse:
+async def add_data_point(request: Request) -> Response:
     fields = dict(request.query_params)
     if request.method == "POST":
         body = await read_body(request)
@@ -254,7 +259,7 @@ async def add_data_point(request: Request) -> JSONResponse:
     metrics = Metrics()
     metrics.declare(category, check_unit(fields.get("unit")), not flag(fields.get("nograph")))
     stored = await request.app.state.ingest.store(source, [(category, label, at, value)], metrics)
-    return JSONResponse({"stored": stored})
+    return Response(b'{"stored":%d}' % stored, media_type="application/json")
 
 
 # --- a JSON batch --------------------------------------------------------------------------
