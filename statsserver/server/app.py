@@ -144,6 +144,7 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
         async def unbuilt() -> Response:
             return Response("The web app is not built: run `make` (or `cd web && npm ci && npm run build`).\n",
                             status_code=503, media_type="text/plain")
+    app.add_middleware(ingest.DirectPushes)
     # Level 5 compresses JSON nearly as well as 9 at a fraction of the CPU.
     app.add_middleware(CompressAnswers, minimum_size=800, compresslevel=5)
     app.add_middleware(AccessControl, token=token, trust_localhost=config.server.trust_localhost, secure=secure)

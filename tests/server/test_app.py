@@ -184,3 +184,15 @@ def test_the_ingest_thread_settles_pushed_points_into_the_head(make_config, monk
     finally:
         ingest_writer.close()
         writer.close()
+
+
+def test_pushes_answer_a_wrong_method_and_bad_fields_as_every_route_does(make_config):
+    config = make_config("[server]\nauth = none\n")
+    Writer(config.database_path).close()
+    with TestClient(create_app(config, None, "host")) as client:
+        assert client.put("/api/points").status_code == 405
+        assert client.delete("/add_data_point").status_code == 405
+        refused = client.get("/add_data_point?projectid=p&category=c&label=l&value=warm")
+        assert refused.status_code == 400 and refused.json()["field"] == "value"
+        assert refused.headers["x-frame-options"] == "DENY"  # security headers on the direct way too
+        assert client.get("/add_data_point?projectid=p&category=c&label=l&value=2").json() == {"stored": 1}
