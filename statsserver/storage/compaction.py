@@ -313,12 +313,17 @@ class Maintenance:
 
 
 def settle_incoming(db: sqlite3.Connection, transaction: Transaction) -> int:
-    """Move pushed rows into the head. In key order, so each leaf page of `samples` is written
-    once for all the rows it receives; a pushed row replaces a stored one at the same time."""
+    """Move pushed rows into the head, in a transaction of their own."""
     with transaction("pushed points could not be moved into the head"):
-        moved = db.execute("INSERT OR REPLACE INTO samples SELECT series_id, time, value FROM incoming"
-                           " ORDER BY series_id, time").rowcount
-        db.execute("DELETE FROM incoming")
+        return move_incoming(db)
+
+
+def move_incoming(db: sqlite3.Connection) -> int:
+    """In key order, so each leaf page of `samples` is written once for all the rows it
+    receives; a pushed row replaces a stored one at the same time."""
+    moved = db.execute("INSERT OR REPLACE INTO samples SELECT series_id, time, value FROM incoming"
+                       " ORDER BY series_id, time").rowcount
+    db.execute("DELETE FROM incoming")
     return moved
 
 

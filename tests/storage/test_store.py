@@ -134,6 +134,17 @@ def test_pushed_points_are_read_at_once_and_settle_into_the_head(writer, path):
     assert reader.query("host", T0, T0 + 2, points=2)["series"][0]["max"] == [5.0, 6.0]
 
 
+def test_a_push_with_many_rows_per_series_goes_to_the_head_after_what_waits(writer, path):
+    writer.write_points("host", [("cpu", "total", T0, 5.0)], PERCENT)  # waits in incoming
+    many = [("cpu", "total", T0 + i, 7.0) for i in range(8)]  # T0 again: the later write wins
+    writer.write_points("host", many, PERCENT)
+    assert writer.db.execute("SELECT count(*) FROM incoming").fetchone() == (0,)
+    assert writer.db.execute("SELECT count(*), min(value) FROM samples").fetchone() == (8, 7.0)
+    writer.settle()
+    assert Reader(path).latest("host")["cpu"]["total"] == (T0 + 7, 7.0)
+    assert writer.db.execute("SELECT value FROM samples WHERE time = ?", (T0 * 1000,)).fetchone() == (7.0,)
+
+
 def test_a_changed_declaration_updates_the_catalog(writer, path):
     writer.write("host", T0, {"cpu": {"total": 1.0}}, {"cpu": gauge("%")})
     writer.write("host", T0 + 1, {"cpu": {"total": 1.0}}, {"cpu": gauge("‰", graph=False)})
