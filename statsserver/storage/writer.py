@@ -142,7 +142,9 @@ class Writer:
         refusals: list[str | None] = []
         with self._transaction("points could not be stored"):
             for source, points, metrics in batches:
-                if max_series_per_source is not None:
+                # Only a request with more points than the source has room for can pass the limit.
+                if max_series_per_source is not None and \
+                        self.series_count(source) + len(points) > max_series_per_source:
                     source_id = self._sources.get(source)
                     new = {(category, label) for category, label, _, _ in points
                            if (source_id, category, label) not in self._series}
