@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,48 @@ from .tiers import RAW, ROLLUPS, Tier
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
 IRREGULAR_TOLERANCE = 600.0
+
+
+class DecodedBlocks:
+    """Blocks decoded lately, shared by every reader of the process.
+
+    A closed window's block is asked for again by every refresh of a chart that shows it;
+    decoding is most of a range query's time. Keyed by the block's bytes, so a block rewritten
+    (late data) is simply another key, and an entry can never be stale. The arrays are
+    read-only: a caller changing one in place would change it for everyone.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.size = 0
+        self.entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, decode, blob: bytes):
+        key = (decode, blob)
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found[0]
+        decoded = decode(blob)
+        arrays = decoded if isinstance(decoded, tuple) else (decoded,)
+        size = len(blob)
+        for array in arrays:
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+                size += array.nbytes
+        with self.lock:
+            if key not in self.entries:
+                self.entries[key] = (decoded, size)
+                self.size += size
+            while self.size > self.budget and self.entries:
+                self.size -= self.entries.popitem(last=False)[1][1]
+        return decoded
+
+
+# A year at one minute for a busy machine's dashboard is a few MiB decoded.
+DECODED = DecodedBlocks(32 * 2**20)
 
 
 @dataclass(frozen=True)
@@ -70,9 +114,9 @@ class Reader:
             f" WHERE sources.name = ?{wanted} ORDER BY category, series.id", (source, *(categories or ())))
         return [Series(*row[:6], bool(row[6]), row[7]) for row in rows]
 
-    def _decoded(self, decode, *arguments):
+    def _decoded(self, decode, blob: bytes):
         try:
-            return decode(*arguments)
+            return DECODED.get(decode, blob)
         except CodecError as error:
             raise StoreError(f"{self.path}: {error}") from None
 
