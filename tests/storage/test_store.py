@@ -214,3 +214,24 @@ def test_since_and_last_time_feed_the_live_updates(writer, path):
     newer = reader.since("host", T0 + 2)
     assert [entry["time"] for entry in newer] == [T0 + 3, T0 + 4]
     assert newer[0]["values"] == {"cpu": {"total": 3.0, "core0": 50.0}}
+
+
+def test_decoded_blocks_are_shared_read_only_and_bounded():
+    import numpy as np
+    from statsserver.storage.reader import DecodedBlocks
+    calls = []
+
+    def decode(blob):
+        calls.append(blob)
+        return np.frombuffer(blob, dtype=np.uint8).astype(np.int64), len(blob)
+
+    blocks = DecodedBlocks(budget_bytes=3 * (8 * 100 + 100))
+    first = blocks.get(decode, bytes(100))
+    assert blocks.get(decode, bytes(100)) is first and len(calls) == 1  # the same bytes: decoded once
+    with pytest.raises(ValueError):
+        first[0][0] = 1  # a caller cannot change it for everyone
+    for size in (101, 102, 103):
+        blocks.get(decode, bytes(size))
+    assert blocks.size <= blocks.budget and len(blocks.entries) < 4
+    blocks.get(decode, bytes(100))  # the oldest went first
+    assert len(calls) == 5
