@@ -299,18 +299,20 @@ def parse_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
             if not isinstance(item, dict):
                 raise BadRequest("must be an object", "")
             category, label = item.get("category"), item.get("label")
-            # Names repeat across points; each distinct one is checked once.
-            for field, name in (("category", category), ("label", label)):
-                if not isinstance(name, str) or name not in names:
-                    names[name] = check_name(field, name)  # refuses anything but a fitting string
+            # Names repeat across points; each distinct one is checked once (check_name refuses
+            # anything but a fitting string, so only strings reach `names`).
+            if category.__class__ is not str or category not in names:
+                names[category] = check_name("category", category)
+            if label.__class__ is not str or label not in names:
+                names[label] = check_name("label", label)
             value = item.get("value")
-            if type(value) is not float or not math.isfinite(value):
+            if value.__class__ is not float or value - value != 0.0:  # x - x is 0.0 for finite x only
                 value = check_value("value", value)
             at = item.get("time")
             at = now if at is None else check_time(at, now)
             points.append((names[category], names[label], at, value))
             unit, graph = item.get("unit", ""), item.get("graph", True)
-            if (category, unit, graph) not in declared:
+            if unit.__class__ is not str or graph.__class__ is not bool or (category, unit, graph) not in declared:
                 metrics.declare(names[category], check_unit(unit), check_graph(graph))
                 declared.add((category, unit, graph))
         except BadRequest as error:

@@ -196,3 +196,7 @@ def test_pushes_answer_a_wrong_method_and_bad_fields_as_every_route_does(make_co
         assert refused.status_code == 400 and refused.json()["field"] == "value"
         assert refused.headers["x-frame-options"] == "DENY"  # security headers on the direct way too
         assert client.get("/add_data_point?projectid=p&category=c&label=l&value=2").json() == {"stored": 1}
+        for field, wrong in (("unit", []), ("unit", {}), ("graph", []), ("value", [1]), ("label", {"a": 1})):
+            refused = client.post("/api/points", json={"source": "p", "points": [
+                {"category": "c", "label": "l", "value": 1.0}, {"category": "c", "label": "l", "value": 2.0, field: wrong}]})
+            assert refused.status_code == 400 and refused.json()["field"] == f"points[1].{field}", (field, wrong)
