@@ -50,13 +50,10 @@ export function createChart(box, size, store, group, context, colors) {
     series.push({ label, stroke: colorOf(colors, i), width: 1.5, points: { show: false }, spanGaps,
                   value: (u, v) => formatValue(v, unit) });
   });
-  // The min and max are not lines: the max series fills the band down to the min, one polygon
-  // per run of data. (uPlot's own bands clip with both paths, which costs several times more to
-  // rasterise, and 20 charts are drawn at once.)
+  // The min and max are not lines: drawBands fills between them. Kept as series so that the
+  // y range makes room for every spike.
   group.labels.forEach((label) => series.push({ label: `${label} min`, width: 0, paths: () => null }));
-  group.labels.forEach((label, i) => series.push({ label: `${label} max`, width: 0, points: { show: false },
-                                                   fill: withAlpha(colorOf(colors, i), 0.2),
-                                                   paths: bandPath(1 + n + i, spanGaps) }));
+  group.labels.forEach((label) => series.push({ label: `${label} max`, width: 0, paths: () => null }));
   const axis = { stroke: colors.text, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid, width: 1 },
                  font: "11px system-ui, sans-serif" };
   const options = {
@@ -90,6 +87,7 @@ export function createChart(box, size, store, group, context, colors) {
         }
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
+      drawAxes: [(u) => drawBands(u, n, spanGaps, colors)], // over the grid, under the lines
       draw: [(u) => drawPin(u, context.pinned(), colors.pin)],
     },
   };
@@ -100,33 +98,68 @@ export function createChart(box, size, store, group, context, colors) {
 
 const BINARY_INCREMENTS = binaryIncrements();
 
-function bandPath(lowerIndex, spanGaps) {
-  return (u, upperIndex, first, last) => {
-    const times = u.data[0];
-    const upper = u.data[upperIndex];
-    const lower = u.data[lowerIndex];
-    const path = new Path2D();
-    let run = [];
-    const close = () => {
-      if (run.length > 1) {
-        const x = (i) => u.valToPos(times[i], "x", true);
-        path.moveTo(x(run[0]), u.valToPos(upper[run[0]], "y", true));
-        for (const i of run) path.lineTo(x(i), u.valToPos(upper[i], "y", true));
-        for (let k = run.length - 1; k >= 0; k -= 1) path.lineTo(x(run[k]), u.valToPos(lower[run[k]], "y", true));
-        path.closePath();
-      }
-      run = [];
+/**
+ * Each series' min–max band, as one column per bucket: a rectangle from the bucket's min to its
+ * max, between the midpoints to its neighbours, its sides on whole device pixels so that columns
+ * abut without seams. Buckets narrower than a pixel share one column, the union of their spans, so
+ * no spike is lost. Rectangles, because a software canvas fills a 2,000-vertex polygon several
+ * times slower than 1,000 rectangles, and 20 charts are drawn at once.
+ */
+function drawBands(u, n, spanGaps, colors) {
+  const [first, last] = u.series[0].idxs || [];
+  if (first === null || first === undefined || last === null || last === undefined) return;
+  const times = u.data[0];
+  const { ctx, bbox } = u;
+  const x = (t) => u.valToPos(t, "x", true);
+  const y = (v) => u.valToPos(v, "y", true);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
+  ctx.clip();
+  for (let j = 0; j < n; j += 1) {
+    const lower = u.data[1 + n + j];
+    const upper = u.data[1 + 2 * n + j];
+    const has = (i) => i >= 0 && i < times.length && lower[i] !== null && lower[i] !== undefined &&
+      upper[i] !== null && upper[i] !== undefined;
+    // The neighbour a column reaches towards: the next bucket, or over empty ones when joined.
+    const neighbour = (i, step) => {
+      let k = i + step;
+      if (spanGaps) while (k >= 0 && k < times.length && !has(k)) k += step;
+      return k >= 0 && k < times.length ? k : null;
     };
-    for (let i = first; i <= last; i += 1) {
-      if (upper[i] === null || upper[i] === undefined || lower[i] === null || lower[i] === undefined) {
-        if (!spanGaps) close();
+    ctx.fillStyle = withAlpha(colorOf(colors, j), 0.2);
+    let left = 0;
+    let right = -Infinity;
+    let top = 0;
+    let bottom = 0;
+    const flush = () => {
+      if (right > left && bottom > top) ctx.fillRect(left, top, right - left, bottom - top);
+    };
+    for (let i = Math.max(0, first - 1); i <= Math.min(times.length - 1, last + 1); i += 1) {
+      if (!has(i)) continue;
+      const centre = x(times[i]);
+      const before = neighbour(i, -1);
+      const after = neighbour(i, 1);
+      let from = before === null ? null : (x(times[before]) + centre) / 2;
+      let to = after === null ? null : (centre + x(times[after])) / 2;
+      if (from === null) from = to === null ? centre - 0.5 : 2 * centre - to;
+      if (to === null) to = 2 * centre - from;
+      from = Math.round(from);
+      to = Math.max(Math.round(to), from + 1);
+      const high = y(upper[i]);
+      const low = y(lower[i]);
+      if (from < right) {
+        right = Math.max(right, to);
+        top = Math.min(top, high);
+        bottom = Math.max(bottom, low);
       } else {
-        run.push(i);
+        flush();
+        [left, right, top, bottom] = [from, to, high, low];
       }
     }
-    close();
-    return { stroke: null, fill: path, clip: null, band: null, gaps: null, flags: 0 };
-  };
+    flush();
+  }
+  ctx.restore();
 }
 
 // Wide enough for the longest tick label, so "48.1 MiB/s" is never cut.
