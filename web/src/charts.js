@@ -3,6 +3,7 @@
 import uPlot from "uplot";
 import { binaryIncrements, formatAxisTime, formatTick, formatValue, titleOf } from "./format.js";
 import { plotColumns } from "./data.js";
+import { bandColumns } from "./bands.js";
 
 export const SYNC_KEY = "statsserver";
 
@@ -98,66 +99,23 @@ export function createChart(box, size, store, group, context, colors) {
 
 const BINARY_INCREMENTS = binaryIncrements();
 
-/**
- * Each series' min–max band, as one column per bucket: a rectangle from the bucket's min to its
- * max, between the midpoints to its neighbours, its sides on whole device pixels so that columns
- * abut without seams. Buckets narrower than a pixel share one column, the union of their spans, so
- * no spike is lost. Rectangles, because a software canvas fills a 2,000-vertex polygon several
- * times slower than 1,000 rectangles, and 20 charts are drawn at once.
- */
+// Rectangles, because a software canvas fills a 2,000-vertex band polygon several times slower
+// than 1,000 rectangles, and 20 charts are drawn at once.
 function drawBands(u, n, spanGaps, colors) {
   const [first, last] = u.series[0].idxs || [];
   if (first === null || first === undefined || last === null || last === undefined) return;
-  const times = u.data[0];
   const { ctx, bbox } = u;
   const x = (t) => u.valToPos(t, "x", true);
   const y = (v) => u.valToPos(v, "y", true);
+  const fill = (left, top, width, height) => ctx.fillRect(left, top, width, height);
   ctx.save();
   ctx.beginPath();
   ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
   ctx.clip();
   for (let j = 0; j < n; j += 1) {
-    const lower = u.data[1 + n + j];
-    const upper = u.data[1 + 2 * n + j];
-    const has = (i) => i >= 0 && i < times.length && lower[i] !== null && lower[i] !== undefined &&
-      upper[i] !== null && upper[i] !== undefined;
-    // The neighbour a column reaches towards: the next bucket, or over empty ones when joined.
-    const neighbour = (i, step) => {
-      let k = i + step;
-      if (spanGaps) while (k >= 0 && k < times.length && !has(k)) k += step;
-      return k >= 0 && k < times.length ? k : null;
-    };
     ctx.fillStyle = withAlpha(colorOf(colors, j), 0.2);
-    let left = 0;
-    let right = -Infinity;
-    let top = 0;
-    let bottom = 0;
-    const flush = () => {
-      if (right > left && bottom > top) ctx.fillRect(left, top, right - left, bottom - top);
-    };
-    for (let i = Math.max(0, first - 1); i <= Math.min(times.length - 1, last + 1); i += 1) {
-      if (!has(i)) continue;
-      const centre = x(times[i]);
-      const before = neighbour(i, -1);
-      const after = neighbour(i, 1);
-      let from = before === null ? null : (x(times[before]) + centre) / 2;
-      let to = after === null ? null : (centre + x(times[after])) / 2;
-      if (from === null) from = to === null ? centre - 0.5 : 2 * centre - to;
-      if (to === null) to = 2 * centre - from;
-      from = Math.round(from);
-      to = Math.max(Math.round(to), from + 1);
-      const high = y(upper[i]);
-      const low = y(lower[i]);
-      if (from < right) {
-        right = Math.max(right, to);
-        top = Math.min(top, high);
-        bottom = Math.max(bottom, low);
-      } else {
-        flush();
-        [left, right, top, bottom] = [from, to, high, low];
-      }
-    }
-    flush();
+    // One bucket either side of the window, so the band enters from the edge.
+    bandColumns(u.data[0], u.data[1 + n + j], u.data[1 + 2 * n + j], first - 1, last + 1, spanGaps, x, y, fill);
   }
   ctx.restore();
 }
