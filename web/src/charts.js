@@ -53,8 +53,9 @@ export function createChart(box, size, store, group, context, colors) {
   });
   // The min and max are not lines: drawBands fills between them. Kept as series so that the
   // y range makes room for every spike.
-  group.labels.forEach((label) => series.push({ label: `${label} min`, width: 0, paths: () => null }));
-  group.labels.forEach((label) => series.push({ label: `${label} max`, width: 0, paths: () => null }));
+  for (const bound of ["min", "max"]) {
+    group.labels.forEach((label) => series.push({ label: `${label} ${bound}`, width: 0, paths: () => null, points: { show: false } }));
+  }
   const axis = { stroke: colors.text, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid, width: 1 },
                  font: "11px system-ui, sans-serif" };
   const options = {
