@@ -3,17 +3,21 @@
     python benchmarks/webapp.py [--quick] [--json PATH]
 
 A real `statsserver serve` on a real database filled through /api/points with 20 categories
-(two series each) of 2,000 samples over the last hour, measured in headless Chromium (Debian's
-`chromium`, driven by Playwright). The app asks for one point per device pixel of a chart; at
-1440×900 and a device pixel ratio of 2.5 that is a little over 1,000 points per chart.
+(two series each) of 2,000 samples over the last hour, then compacted as the server's own
+maintenance does within a minute (a server an hour into its history holds it so; the pushed
+backlog is read row by row, several times slower, and is reported beside it), measured in
+headless Chromium (Debian's `chromium`, driven by Playwright). The app asks for one point per
+device pixel of a chart; at 1440×900 and a device pixel ratio of 2.5 that is a little over 1,000
+points per chart.
 
 - page weight: bytes on the wire (gzip, as the server sends them) for HTML, JS and CSS on a
   first visit, from the DevTools protocol's Network events;
-- time to draw: navigation start to the app's `charts-drawn` mark (every chart drawn, next
-  frame), median of fresh page loads; baseline in the same run: a page that only fetches and
-  parses the same /api/data answer;
-- cursor: from a mouse move's input event to the inspector showing that moment's values (the
-  app's `inspector-update` measures), over many moves across a chart.
+- time to draw: navigation start to the app's `charts-drawn` mark (every chart drawn, and the
+  frame showing them painted), median of fresh page loads; baseline in the same run: a page that
+  only fetches and parses the same /api/data answer;
+- cursor: from a mouse move's input event to the end of the frame that shows the inspector with
+  that moment's values (the app's `inspector-shown` measure), over many moves across a chart;
+  baseline in the same run: a page whose one listener changes one text, measured the same way.
 """
 
 from __future__ import annotations
@@ -80,6 +84,38 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+def compact(directory: Path) -> None:
+    """Maintain the store until nothing is left to compact, under the lock the server's own
+    maintenance takes, so that the two never run at once."""
+    from statsserver.generator import WriterLock
+    from statsserver.storage import Writer
+
+    database = directory / "statsserver.db"
+    lock = WriterLock(database)
+    lock.acquire(wait=60)
+    writer = Writer(database)
+    try:
+        while not writer.maintain(time.time()).finished:
+            pass
+    finally:
+        writer.close()
+        lock.release()
+
+
+def data_ms(server, runs: int = 5) -> float:
+    """The server's answer for every category at the points the app asks for: median, in ms."""
+    end = time.time()
+    params = {"source": "bench", "from": end - 3600, "to": end, "points": 1080}
+    times = []
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}",
+                                                    "Accept-Encoding": "gzip"}, timeout=60) as client:
+        for _ in range(runs):
+            began = time.perf_counter()
+            client.get("/api/data", params=params).raise_for_status()
+            times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
 
 
 def wait(page, expression, timeout=30.0):
@@ -196,17 +232,29 @@ def cursor_latency(browser, server, moves: int) -> dict:
 
     page.evaluate("() => performance.clearMeasures()")
     sweep()
-    work = page.evaluate("() => performance.getEntriesByName('inspector-update').map((m) => m.duration)")
-    latency = page.evaluate("() => performance.getEntriesByName('inspector-latency').map((m) => m.duration)")
+    measures = page.evaluate("""() => Object.fromEntries(['inspector-update', 'inspector-latency', 'inspector-shown']
+        .map((n) => [n, performance.getEntriesByName(n).map((m) => m.duration)]))""")
     cells = page.evaluate("() => document.querySelectorAll('#inspector td.value').length")
-    # Baseline: the same moves over a page whose only work is a listener noting the delay.
+    # Baseline: the same moves over a page whose only work is a listener that changes one text,
+    # timed as the app's are: until the handler ran, and until the frame showing it is done.
     page.goto(server.url + "/icon.svg")
-    page.evaluate("""() => { window.delays = [];
-        document.addEventListener('mousemove', (e) => delays.push(performance.now() - e.timeStamp)); }""")
+    page.evaluate("""() => { window.handled = []; window.shown = [];
+        const text = document.documentElement.appendChild(document.createElementNS('http://www.w3.org/2000/svg', 'text'));
+        text.setAttribute('y', '20');
+        const channel = new MessageChannel(), queue = [];
+        channel.port1.onmessage = () => queue.shift()();
+        document.addEventListener('mousemove', (e) => {
+            text.textContent = String(e.clientX);
+            handled.push(performance.now() - e.timeStamp);
+            requestAnimationFrame(() => { queue.push(() => shown.push(performance.now() - e.timeStamp)); channel.port2.postMessage(null); });
+        }); }""")
     sweep()
-    floor = page.evaluate("() => window.delays")
+    floor = page.evaluate("() => window.handled")
+    floor_shown = page.evaluate("() => window.shown")
     context.close()
-    return {"cursor_ms": work, "latency_ms": latency, "baseline_latency_ms": floor, "inspector_cells": cells}
+    return {"cursor_ms": measures["inspector-update"], "latency_ms": measures["inspector-latency"],
+            "shown_ms": measures["inspector-shown"], "baseline_latency_ms": floor, "baseline_shown_ms": floor_shown,
+            "inspector_cells": cells}
 
 
 def summary(values):
@@ -233,6 +281,9 @@ def main() -> None:
             started = time.monotonic()
             seed(server.url, source="bench", categories=CATEGORIES, points=SAMPLES, span=3600)
             seeded = time.monotonic() - started
+            backlog_ms = data_ms(server)
+            compact(Path(folder))
+            compacted_ms = data_ms(server)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args)
                 weight = first_load(browser, server)
@@ -247,6 +298,7 @@ def main() -> None:
     first_summary = summary(draw["first_visit_ms"])
     cursor_summary = summary(cursor["cursor_ms"])
     latency_summary, floor_summary = summary(cursor["latency_ms"]), summary(cursor["baseline_latency_ms"])
+    shown_summary, floor_shown_summary = summary(cursor["shown_ms"]), summary(cursor["baseline_shown_ms"])
     kb = weight["shell_bytes"] / 1024
     targets = [
         {"name": "first load (HTML+JS+CSS, compressed)", "value": round(kb, 1), "goal": GOALS["first_load_kb"],
@@ -260,9 +312,9 @@ def main() -> None:
         {"name": "cursor move: the app's work until the inspector shows it (p95)",
          "value": round(cursor_summary["p95"], 2), "goal": GOALS["cursor_ms"], "unit": "ms",
          "met": cursor_summary["p95"] <= GOALS["cursor_ms"]},
-        {"name": "cursor move: from the input event to the inspector shown (median)",
-         "value": round(latency_summary["median"], 2), "goal": GOALS["cursor_ms"], "unit": "ms",
-         "met": latency_summary["median"] <= GOALS["cursor_ms"]},
+        {"name": "cursor move: from the input event to the frame showing the inspector (median)",
+         "value": round(shown_summary["median"], 2), "goal": GOALS["cursor_ms"], "unit": "ms",
+         "met": shown_summary["median"] <= GOALS["cursor_ms"]},
     ]
     rows = [
         ("first load, HTML+JS+CSS (gzip)", f"{kb:.1f} KiB", "all requests: " +
@@ -277,14 +329,20 @@ def main() -> None:
         ("  all data received at", f"{statistics.median(draw['all_data_received_ms']):.0f} ms", ""),
         ("baseline: fetch + parse only", f"{baseline_summary['median']:.0f} ms",
          f"draw / baseline = {draw_summary['median'] / baseline_summary['median']:.1f}×"),
+        ("server: /api/data, 20 categories", f"{compacted_ms:.0f} ms",
+         f"compacted; the pushed hour before compaction (rows): {backlog_ms:.0f} ms"),
         ("points per chart line (fewest)", f"{draw['points_per_series']}",
          f"asked {draw['points_asked']} (one per device pixel), {draw['series_drawn']} lines with min–max bands"),
         ("cursor → inspector, the app's work", f"{cursor_summary['median']:.2f} ms",
          f"p95 {cursor_summary['p95']:.2f}, max {cursor_summary['max']:.2f}, n={cursor_summary['n']}, "
          f"{cursor['inspector_cells']} values shown"),
-        ("cursor → inspector, from input event", f"{latency_summary['median']:.1f} ms",
+        ("cursor → inspector updated, from input event", f"{latency_summary['median']:.1f} ms",
          f"p95 {latency_summary['p95']:.1f}; baseline, a page with one listener: median "
          f"{floor_summary['median']:.1f}, p95 {floor_summary['p95']:.1f}"),
+        ("cursor → frame showing it, from input event", f"{shown_summary['median']:.1f} ms",
+         f"p95 {shown_summary['p95']:.1f}; baseline: median {floor_shown_summary['median']:.1f}, "
+         f"p95 {floor_shown_summary['p95']:.1f}; app / baseline = "
+         f"{shown_summary['median'] / floor_shown_summary['median']:.1f}×"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"web app, {CATEGORIES} charts × {SAMPLES} samples/h, Chromium {version} "
@@ -303,8 +361,10 @@ def main() -> None:
             "machine": {"cores": psutil.cpu_count(), "python": platform.python_version(), "chromium": version,
                         "platform": platform.platform()},
             "first_load": weight, "draw": {**draw, "summary": draw_summary, "baseline_summary": baseline_summary},
+            "server_data_ms": {"compacted": compacted_ms, "pushed_backlog": backlog_ms},
             "cursor": {**cursor, "summary": cursor_summary, "latency_summary": latency_summary,
-                       "baseline_latency_summary": floor_summary},
+                       "baseline_latency_summary": floor_summary, "shown_summary": shown_summary,
+                       "baseline_shown_summary": floor_shown_summary},
             "targets": targets,
         }, indent=2))
 

@@ -9,6 +9,7 @@ import orjson
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from .errors import BadRequest
@@ -45,7 +46,7 @@ def _finite(field: str, value: float | None) -> float | None:
 
 
 @router.get("/health", summary="Liveness and version; needs no token")
-def health() -> Response:
+async def health() -> Response:
     return _json({"status": "ok", "version": __version__})
 
 
@@ -64,7 +65,7 @@ def series(request: Request, source: str | None = Query(None, description="Defau
             description="Columnar, ready for uPlot: `times` (bucket centres, Unix seconds) and per "
                         "series `min`, `avg`, `max` arrays of the same length; null where there was "
                         "no data, and a null row where collection stopped.")
-def data(
+async def data(
     request: Request,
     source: str | None = Query(None, description="Default: this machine"),
     category: list[str] | None = Query(None, description="Categories to include (repeat, or comma-separated); default: all"),
@@ -72,15 +73,33 @@ def data(
     to: float | None = Query(None, description="Unix seconds; default: now"),
     points: int = Query(1000, ge=1, le=MAX_POINTS, description="At most this many buckets"),
 ) -> Response:
-    name = _source(request, source)
-    end = _finite("to", to) if to is not None else time.time()
-    start = _finite("from", from_) if from_ is not None else end - 3600
-    if start >= end:
+    state = request.app.state
+    end = _finite("to", to) if to is not None else None
+    start = _finite("from", from_) if from_ is not None else None
+    if start is not None and end is not None and start >= end:
         raise BadRequest("from must be before to", "from")
     categories = None
     if category:
         categories = [part for entry in category for part in entry.split(",") if part]
-    return _json(request.app.state.reader().query(name, start, end, points, categories))
+
+    def compute() -> bytes:
+        name = _source(request, source)
+        until = end if end is not None else time.time()
+        since = start if start is not None else until - 3600
+        if since >= until:
+            raise BadRequest("from must be before to", "from")
+        return orjson.dumps(state.reader().query(name, since, until, points, categories))
+
+    if end is None:  # "until now" changes by the second: nothing to keep
+        answer = await run_in_threadpool(compute)
+    else:
+        key = (source, start, end, points, tuple(categories) if categories else None)
+        version = state.answers.version()
+        answer = state.answers.get(key, version)
+        if answer is None:
+            answer = await run_in_threadpool(compute)
+            state.answers.put(key, version, answer)
+    return Response(answer, media_type="application/json")
 
 
 @router.get("/moment", summary="Every value, and the processes, nearest to one moment")

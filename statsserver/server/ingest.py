@@ -8,6 +8,7 @@ one SQLite transaction per burst instead of one per request.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import queue
 import re
@@ -23,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from ..collectors.base import Metric, gauge
 from ..storage import StoreError, Writer
 from . import lineprotocol
-from .errors import BadRequest
+from .errors import BadRequest, refusal
 
 NAME_MAX = 200
 UNIT_MAX = 16
@@ -34,9 +35,14 @@ LATEST_AHEAD = 86_400
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # How many requests one group commit takes at most, so one transaction stays short.
 GROUP_MAX = 256
+# Pushed points wait in `incoming` (readers see them there) at most about this long before the
+# ingest thread moves them into the head: long enough to move many rows per page, short enough
+# that `incoming` stays small.
+SETTLE_SECONDS = 1.0
 
 Point = tuple[str, str, float, float]  # category, label, time, value
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["ingest"])
 
 
@@ -135,10 +141,19 @@ class IngestWriter:
         self.thread.join(timeout=10)
 
     def _run(self) -> None:
+        unsettled, settled_at = False, time.monotonic()
         while True:
-            first = self.pending.get()
+            try:
+                first = self.pending.get(timeout=SETTLE_SECONDS if unsettled else None)
+            except queue.Empty:
+                first = ()  # quiet for a moment: a good time to settle
+            if unsettled and (first is None or time.monotonic() - settled_at >= SETTLE_SECONDS):
+                unsettled = not self._settle()
+                settled_at = time.monotonic()
             if first is None:
                 return
+            if not first:
+                continue
             group = [first]
             while len(group) < GROUP_MAX:
                 try:
@@ -153,13 +168,27 @@ class IngestWriter:
                 outcomes = self.writer.write_batches([item[:3] for item in group], self.limit)
             except StoreError as error:
                 outcomes = [error] * len(group)
+            unsettled = unsettled or any(outcome is None for outcome in outcomes)
+            # One wake-up per event loop for the whole group, not one per request.
+            answers: dict[asyncio.AbstractEventLoop, list] = {}
             for (_, _, _, loop, done), outcome in zip(group, outcomes):
-                loop.call_soon_threadsafe(_settle, done, outcome)
+                answers.setdefault(loop, []).append((done, outcome))
+            for loop, settled in answers.items():
+                loop.call_soon_threadsafe(_answer, settled)
+
+    def _settle(self) -> bool:
+        try:
+            self.writer.settle()
+            return True
+        except StoreError as error:
+            log.warning("%s; trying again shortly", error)
+            return False
 
 
-def _settle(future: asyncio.Future, outcome) -> None:
-    if not future.done():  # the client may have gone away meanwhile
-        future.set_result(outcome)
+def _answer(settled: list[tuple[asyncio.Future, object]]) -> None:
+    for future, outcome in settled:
+        if not future.done():  # the client may have gone away meanwhile
+            future.set_result(outcome)
 
 
 async def read_body(request: Request) -> bytes:
@@ -213,7 +242,7 @@ def _parameters(*specs: tuple[str, str, bool]) -> dict:
         ("unit", "e.g. %, B, °C", False),
         ("nograph", "Present (or 1/true): shown as values, not charted", False)),
 )
-async def add_data_point(request: Request) -> JSONResponse:
+async def add_data_point(request: Request) -> Response:
     fields = dict(request.query_params)
     if request.method == "POST":
         body = await read_body(request)
@@ -230,7 +259,7 @@ async def add_data_point(request: Request) -> JSONResponse:
     metrics = Metrics()
     metrics.declare(category, check_unit(fields.get("unit")), not flag(fields.get("nograph")))
     stored = await request.app.state.ingest.store(source, [(category, label, at, value)], metrics)
-    return JSONResponse({"stored": stored})
+    return Response(b'{"stored":%d}' % stored, media_type="application/json")
 
 
 # --- a JSON batch --------------------------------------------------------------------------
@@ -270,18 +299,20 @@ def parse_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
             if not isinstance(item, dict):
                 raise BadRequest("must be an object", "")
             category, label = item.get("category"), item.get("label")
-            # Names repeat across points; each distinct one is checked once.
-            for field, name in (("category", category), ("label", label)):
-                if not isinstance(name, str) or name not in names:
-                    names[name] = check_name(field, name)  # refuses anything but a fitting string
+            # Names repeat across points; each distinct one is checked once (check_name refuses
+            # anything but a fitting string, so only strings reach `names`).
+            if category.__class__ is not str or category not in names:
+                names[category] = check_name("category", category)
+            if label.__class__ is not str or label not in names:
+                names[label] = check_name("label", label)
             value = item.get("value")
-            if type(value) is not float or not math.isfinite(value):
+            if value.__class__ is not float or value - value != 0.0:  # x - x is 0.0 for finite x only
                 value = check_value("value", value)
             at = item.get("time")
             at = now if at is None else check_time(at, now)
             points.append((names[category], names[label], at, value))
             unit, graph = item.get("unit", ""), item.get("graph", True)
-            if (category, unit, graph) not in declared:
+            if unit.__class__ is not str or graph.__class__ is not bool or (category, unit, graph) not in declared:
                 metrics.declare(names[category], check_unit(unit), check_graph(graph))
                 declared.add((category, unit, graph))
         except BadRequest as error:
@@ -358,4 +389,29 @@ async def influx_v1_write(request: Request) -> Response:
     return await _line_protocol(request, query.get("precision", "ns"), query.get("db") or "influx")
 
 
-INGEST_PATHS = ("/add_data_point", "/api/points", "/api/v2/write", "/write")
+# --- the direct way in -----------------------------------------------------------------------
+
+# Each push handler reads its request itself, so it needs nothing of FastAPI's routing and
+# parameter machinery, which would be most of the cost of a one-value push. The routes above
+# stay declared for the OpenAPI document (and answer a wrong method with 405).
+DIRECT = {"/add_data_point": ({"GET", "POST"}, add_data_point), "/api/points": ({"POST"}, add_points),
+          "/api/v2/write": ({"POST"}, influx_v2_write), "/write": ({"POST"}, influx_v1_write)}
+INGEST_PATHS = tuple(DIRECT)
+
+
+class DirectPushes:
+    """ASGI middleware that hands pushes straight to their handlers."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        route = DIRECT.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope["method"] not in route[0]:
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await route[1](Request(scope, receive))
+        except BadRequest as error:
+            response = refusal(error.status, error.reason, error.field)
+        await response(scope, receive, send)

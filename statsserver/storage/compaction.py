@@ -38,6 +38,7 @@ _UPSERT_ROLLUP = (
 @dataclass
 class Report:
     windows: int = 0  # raw windows compacted
+    settled: int = 0  # pushed rows moved from `incoming` into the head
     samples: int = 0  # head rows moved into chunks and rollups
     rollup_chunks: int = 0  # rollup chunks written
     deleted: dict[str, int] = field(default_factory=dict)
@@ -80,6 +81,8 @@ class Maintenance:
 
     def run(self) -> Report:
         self._series_by_source()
+        self.report.settled = settle_incoming(self.db, self.transaction)
+        self.between_steps("incoming")
         if self.compact_raw() and self.compact_processes() and self.pack_rollups() and self.downsample_processes():
             self.expire()
         return self.report
@@ -342,6 +345,21 @@ class Maintenance:
         self.report.deleted = expire(self.db, self.transaction,
                                      {tier.number: self.cutoff(tier) for tier in (RAW, *ROLLUPS)})
         self.between_steps("retention")
+
+
+def settle_incoming(db: sqlite3.Connection, transaction: Transaction) -> int:
+    """Move pushed rows into the head, in a transaction of their own."""
+    with transaction("pushed points could not be moved into the head"):
+        return move_incoming(db)
+
+
+def move_incoming(db: sqlite3.Connection) -> int:
+    """In key order, so each leaf page of `samples` is written once for all the rows it
+    receives; a pushed row replaces a stored one at the same time."""
+    moved = db.execute("INSERT OR REPLACE INTO samples SELECT series_id, time, value FROM incoming"
+                       " ORDER BY series_id, time").rowcount
+    db.execute("DELETE FROM incoming")
+    return moved
 
 
 def expire(db: sqlite3.Connection, transaction: Transaction, cutoffs: dict[int, int]) -> dict[str, int]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,48 @@ from .tiers import MINUTE, RAW, ROLLUPS, Tier
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
 IRREGULAR_TOLERANCE = 600.0
+
+
+class DecodedBlocks:
+    """Blocks decoded lately, shared by every reader of the process.
+
+    A closed window's block is asked for again by every refresh of a chart that shows it;
+    decoding is most of a range query's time. Keyed by the block's bytes, so a block rewritten
+    (late data) is simply another key, and an entry can never be stale. The arrays are
+    read-only: a caller changing one in place would change it for everyone.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.size = 0
+        self.entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, decode, blob: bytes):
+        key = (decode, blob)
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found[0]
+        decoded = decode(blob)
+        arrays = decoded if isinstance(decoded, tuple) else (decoded,)
+        size = len(blob)
+        for array in arrays:
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+                size += array.nbytes
+        with self.lock:
+            if key not in self.entries:
+                self.entries[key] = (decoded, size)
+                self.size += size
+            while self.size > self.budget and self.entries:
+                self.size -= self.entries.popitem(last=False)[1][1]
+        return decoded
+
+
+# A year at one minute for a busy machine's dashboard is a few MiB decoded.
+DECODED = DecodedBlocks(32 * 2**20)
 
 
 @dataclass(frozen=True)
@@ -70,9 +114,9 @@ class Reader:
             f" WHERE sources.name = ?{wanted} ORDER BY category, series.id", (source, *(categories or ())))
         return [Series(*row[:6], bool(row[6]), row[7]) for row in rows]
 
-    def _decoded(self, decode, *arguments):
+    def _decoded(self, decode, blob: bytes):
         try:
-            return decode(*arguments)
+            return DECODED.get(decode, blob)
         except CodecError as error:
             raise StoreError(f"{self.path}: {error}") from None
 
@@ -103,7 +147,7 @@ class Reader:
         catalog = self.series(source)
         newest: dict[int, tuple[int, float]] = {}
         for series in catalog:
-            rows = self._rows("SELECT time, value FROM samples WHERE series_id = ? ORDER BY time DESC LIMIT 1",
+            rows = self._rows("SELECT time, value FROM head WHERE series_id = ? ORDER BY time DESC LIMIT 1",
                               (series.id,))
             if rows:
                 newest[series.id] = rows[0]
@@ -144,7 +188,7 @@ class Reader:
         marks = ",".join("?" * len(catalog))
         by_time: dict[int, dict[str, dict[str, float]]] = {}
         for series_id, time, value in self._rows(
-                f"SELECT series_id, time, value FROM samples WHERE series_id IN ({marks}) AND time > ?"
+                f"SELECT series_id, time, value FROM head WHERE series_id IN ({marks}) AND time > ?"
                 f" ORDER BY time LIMIT ?", (*catalog, to_ms(after), limit)):
             series = catalog[series_id]
             by_time.setdefault(time, {}).setdefault(series.category, {})[series.label] = value
@@ -172,7 +216,7 @@ class Reader:
         if catalog:
             ids = list(catalog)
             for series_id, time, value in self._rows(
-                    f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
+                    f"SELECT series_id, time, value FROM head WHERE series_id IN ({_marks(ids)})"
                     " AND time BETWEEN ? AND ?", (*ids, low, high)):
                 consider(series_id, time, value)
             groups = self._groups(source)
@@ -232,6 +276,12 @@ class Reader:
         rows = self._rows("SELECT id FROM sources WHERE name = ?", (source,))
         return rows[0][0] if rows else None
 
+    def _process_decoded(self, decode, *blobs):
+        try:
+            return decode(*blobs)
+        except CodecError as error:
+            raise StoreError(f"{self.path}: {error}") from None
+
     def _process_blocks(self, source_id: int, tier: int, low: int, high: int) -> list[tuple[int, int, bytes, bytes]]:
         """(start, end, times blob, data blob) of the process blocks overlapping [low, high]."""
         return self._rows("SELECT start, end, times, data FROM process_chunks WHERE source_id = ? AND tier = ?"
@@ -264,7 +314,7 @@ class Reader:
         if head:
             best = (abs(head[0][0] - target), head[0][0], "head", None)
         for start, _, times_blob, data_blob in self._process_blocks(source_id, history.RAW_TIER, low, high):
-            times = self._decoded(history.decode_times, times_blob)
+            times = self._process_decoded(history.decode_times, times_blob)
             inside = times[(times >= low) & (times <= high)]
             if len(inside):
                 nearest = int(inside[np.argmin(np.abs(inside - target))])
@@ -281,7 +331,7 @@ class Reader:
             minute = target - target % MINUTE
             for start, _, times_blob, data_blob in self._process_blocks(source_id, history.MINUTE_TIER,
                                                                        minute, minute):
-                if minute in self._decoded(history.decode_times, times_blob):
+                if minute in self._process_decoded(history.decode_times, times_blob):
                     best = (0, minute, "1m", (times_blob, data_blob))
         if best is None:
             return empty
@@ -291,7 +341,7 @@ class Reader:
             rows = self._rows("SELECT process_id, cpu, rss, disk_read, disk_write, state FROM process_samples"
                               " WHERE source_id = ? AND time = ?", (source_id, time))
         else:
-            block = self._decoded(history.decode_block, *blobs)
+            block = self._process_decoded(history.decode_block, *blobs)
             column = int(np.searchsorted(block.times, time))
             cells = block.values[:, :, column]
             rows = [(int(process), *_number_or_none(cells[:4, row]),
@@ -336,7 +386,7 @@ class Reader:
             return None
         target = to_ms(started)
         for _, _, times_blob, data_blob in self._process_blocks(source_id, history.MINUTE_TIER, to_ms(start), to_ms(end)):
-            block = self._decoded(history.decode_block, times_blob, data_blob)
+            block = self._process_decoded(history.decode_block, times_blob, data_blob)
             for process, (found_pid, started_ms, name, user, command) in (block.identities or {}).items():
                 if found_pid == pid and abs(started_ms - target) <= history.STARTED_TOLERANCE_MS:
                     return {"id": process, "source_id": source_id, "pid": pid, "started": started_ms / 1000,
@@ -363,7 +413,7 @@ class Reader:
         series: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"raw": [], "1m": []}
 
         def take(tier_name: str, blobs) -> None:
-            block = self._decoded(history.decode_block, *blobs)
+            block = self._process_decoded(history.decode_block, *blobs)
             row = np.searchsorted(block.ids, process)
             if row < len(block.ids) and block.ids[row] == process:
                 keep = ~np.isnan(block.values[1, row]) & (block.times >= low) & (block.times < high)
@@ -423,7 +473,7 @@ class Reader:
                       (tier.number, group, low - tier.span_ms, high)):
             return True
         if tier is RAW:
-            return bool(self._rows("SELECT 1 FROM samples WHERE series_id = ? AND time >= ? AND time < ? LIMIT 1",
+            return bool(self._rows("SELECT 1 FROM head WHERE series_id = ? AND time >= ? AND time < ? LIMIT 1",
                                    (series_id, low, high)))
         return bool(self._rows(
             "SELECT 1 FROM rollups WHERE tier = ? AND series_id = ? AND start > ? AND start < ? LIMIT 1",
@@ -524,12 +574,12 @@ class Reader:
             # SQLite's GROUP BY hands back a row per series.
             self._fold_grouped(output, (
                 f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
-                f" FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
+                f" FROM head WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
                 f" GROUP BY series_id, bucket"), (plan.origin, plan.width, *ids, low, high))
             return
         # Narrow buckets: rows come in primary-key order (series, time) and numpy groups them
         # faster than a GROUP BY, which sorts them again in a temporary b-tree.
-        rows = self._rows(f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
+        rows = self._rows(f"SELECT series_id, time, value FROM head WHERE series_id IN ({_marks(ids)})"
                           " AND time >= ? AND time < ?", (*ids, low, high))
         if not rows:
             return

@@ -24,6 +24,11 @@ PROCESS_CACHE = 4096
 PROCESS_RECHECK_MS = 10 * 60 * 1000
 
 
+# Pushed rows per series from which a request goes straight into the head: a leaf page written
+# for four rows or more costs less than moving them through `incoming`.
+DIRECT_ROWS_PER_SERIES = 4
+
+
 class Writer:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -33,7 +38,7 @@ class Writer:
 
     def _load_catalog(self) -> None:
         # Ids handed out inside a rolled-back transaction do not exist, so after a rollback the
-        # catalog is read again from the file.
+        # catalog (and whether `incoming` holds rows) is read again from the file.
         self._sources: dict[str, int] = dict(self.db.execute("SELECT name, id FROM sources"))
         self._series: dict[tuple[int, str, str], int] = {}
         self._metadata: dict[int, tuple] = {}
@@ -44,6 +49,7 @@ class Writer:
             self._series[row[1], row[2], row[3]] = row[0]
             self._metadata[row[0]] = (row[4], row[5], bool(row[6]), row[7])
             self._series_per_source[row[1]] = self._series_per_source.get(row[1], 0) + 1
+        self._unsettled = bool(self.db.execute("SELECT EXISTS (SELECT 1 FROM incoming)").fetchone()[0])
 
     def source_id(self, name: str, interval: float | None = None) -> int:
         if name not in self._sources:
@@ -87,7 +93,7 @@ class Writer:
                 raise StoreError(f"{self.path}: {failure}: {error}") from None
 
     def _insert(self, source_id: int, points: Iterable[tuple[str, str, float, float]],
-                metrics: dict[str, Metric]) -> None:
+                metrics: dict[str, Metric], pushed: bool = False) -> None:
         # A reading that is not a finite number is no reading: it is left out, not stored as a
         # value the codec and the charts would have to guess about.
         known: dict[tuple[str, str], int] = {}  # a batch names each series many times: look it up once
@@ -105,8 +111,14 @@ class Writer:
                 if ((number := value) - value == 0.0 if value.__class__ is float else
                     (number := _finite(value)) is not None)
                 and (time - time == 0.0 if time.__class__ is float else _finite(time) is not None)]
+        table = "samples"
+        if pushed and len(rows) < DIRECT_ROWS_PER_SERIES * len(known):
+            table, self._unsettled = "incoming", True
+        elif self._unsettled:  # what waits in `incoming` is older: it goes first, so this wins
+            compaction.move_incoming(self.db)
+            self._unsettled = False
         # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
-        self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)", rows)
+        self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", rows)
 
     def write(self, source: str, time: float, values: dict[str, dict[str, float]],
               metrics: dict[str, Metric], processes: list[Process] | None = None,
@@ -154,20 +166,31 @@ class Writer:
 
         A batch that would give its source more than `max_series_per_source` series is left out
         whole, and its place in the returned list says why; the others are stored together.
+        A request with a few rows per series goes to `incoming` (`settle()` moves it into the
+        head); one with more fills pages of the head by itself and goes there directly.
         """
         refusals: list[str | None] = []
         with self._transaction("points could not be stored"):
             for source, points, metrics in batches:
-                if max_series_per_source is not None:
+                # Only a request with more points than the source has room for can pass the limit.
+                if max_series_per_source is not None and \
+                        self.series_count(source) + len(points) > max_series_per_source:
                     source_id = self._sources.get(source)
                     new = {(category, label) for category, label, _, _ in points
                            if (source_id, category, label) not in self._series}
                     if new and self.series_count(source) + len(new) > max_series_per_source:
                         refusals.append(f"source {source!r} would have more than {max_series_per_source} series")
                         continue
-                self._insert(self.source_id(source), points, metrics)
+                self._insert(self.source_id(source), points, metrics, pushed=True)
                 refusals.append(None)
         return refusals
+
+    def settle(self) -> int:
+        """Move pushed points from `incoming` into the head; returns how many."""
+        with self._transaction("pushed points could not be moved into the head"):
+            moved = compaction.move_incoming(self.db)
+            self._unsettled = False
+        return moved
 
     def series_count(self, source: str) -> int:
         source_id = self._sources.get(source)

@@ -3,6 +3,7 @@
 import asyncio
 import hmac
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -160,3 +161,42 @@ def test_a_stalled_client_is_let_go(monkeypatch):
         return feed
 
     assert not run(scenario()).clients
+
+
+def test_the_ingest_thread_settles_pushed_points_into_the_head(make_config, monkeypatch):
+    from statsserver.server import ingest
+    monkeypatch.setattr(ingest, "SETTLE_SECONDS", 0.05)
+    config = make_config()
+    writer = Writer(config.database_path)
+    ingest_writer = ingest.IngestWriter(writer, 100)
+
+    async def push():
+        return await ingest_writer.store("garden", [("soil", "moisture", 1_700_000_000.0, 0.4)],
+                                         {"soil": gauge("")})
+
+    try:
+        assert asyncio.run(push()) == 1
+        deadline = time.monotonic() + 5
+        while writer.db.execute("SELECT count(*) FROM incoming").fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert writer.db.execute("SELECT series_id, time, value FROM samples").fetchall()[0][1:] == \
+            (1_700_000_000_000, 0.4)
+    finally:
+        ingest_writer.close()
+        writer.close()
+
+
+def test_pushes_answer_a_wrong_method_and_bad_fields_as_every_route_does(make_config):
+    config = make_config("[server]\nauth = none\n")
+    Writer(config.database_path).close()
+    with TestClient(create_app(config, None, "host")) as client:
+        assert client.put("/api/points").status_code == 405
+        assert client.delete("/add_data_point").status_code == 405
+        refused = client.get("/add_data_point?projectid=p&category=c&label=l&value=warm")
+        assert refused.status_code == 400 and refused.json()["field"] == "value"
+        assert refused.headers["x-frame-options"] == "DENY"  # security headers on the direct way too
+        assert client.get("/add_data_point?projectid=p&category=c&label=l&value=2").json() == {"stored": 1}
+        for field, wrong in (("unit", []), ("unit", {}), ("graph", []), ("value", [1]), ("label", {"a": 1})):
+            refused = client.post("/api/points", json={"source": "p", "points": [
+                {"category": "c", "label": "l", "value": 1.0}, {"category": "c", "label": "l", "value": 2.0, field: wrong}]})
+            assert refused.status_code == 400 and refused.json()["field"] == f"points[1].{field}", (field, wrong)

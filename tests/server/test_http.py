@@ -10,6 +10,9 @@ import time
 import httpx
 import pytest
 
+from statsserver.collectors.base import gauge
+from statsserver.storage import Writer
+
 from ..conftest import clean_environ, free_port, statsserver_command, wait_for
 
 ORIGINAL_EXAMPLE = "/add_data_point?projectid=1&category=Temperature&label=Livingroom&value=21.5"
@@ -81,6 +84,31 @@ def test_given_time_and_category_metadata(start_server):
     with server.client() as client:
         assert client.get("/api/latest", params={"source": "garden"}).json()["values"]["soil"]["moisture"] == {
             "time": 1700000000.0, "value": 40.0}
+
+
+def test_a_repeated_range_query_sees_every_new_point(start_server):
+    """Answers are kept for repeated queries, never past a commit, even one from another process."""
+    server = start_server(command="serve")
+    query = {"source": "garden", "from": "1699999000", "to": "1700001000", "points": "10"}
+
+    def maxima(client):
+        return client.get("/api/data", params=query).json()["series"][0]["max"]
+
+    def push(value, at):
+        assert httpx.get(server.url + "/add_data_point", params={
+            "projectid": "garden", "category": "soil", "label": "moisture", "value": value, "time": at}).status_code == 200
+
+    push("40", "1700000000")
+    with server.client() as client:
+        first = maxima(client)
+        assert maxima(client) == first and 40.0 in first
+        push("45", "1700000500")
+        assert 45.0 in maxima(client)
+        # A commit by another process: straight into the database file, as a collector writes.
+        writer = Writer(server.directory / "statsserver.db")
+        writer.write_points("garden", [("soil", "moisture", 1700000900.0, 47.0)], {"soil": gauge("")})
+        writer.close()
+        assert 47.0 in maxima(client)
 
 
 @pytest.mark.parametrize("params, field, reason", [

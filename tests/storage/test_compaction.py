@@ -142,7 +142,7 @@ def test_small_values_survive_quantisation(tmp_path):
     writer = store(path, [("load", "1m", T0 + i, 0.05) for i in range(1200)] +
                    [("load", "tiny", T0 + i, 3e-6 * (1 + i % 3)) for i in range(1200)])
     writer.maintain(T0 + 3600)
-    assert writer.db.execute("SELECT count(*) FROM samples").fetchone() == (0,)
+    assert writer.db.execute("SELECT count(*) FROM head").fetchone() == (0,)
     result = Reader(path).query(SOURCE, T0, T0 + 1200, 10, tier="raw")
     by_label = {s["label"]: s for s in result["series"]}
     assert by_label["1m"]["avg"] == pytest.approx([0.05] * 10)
@@ -270,7 +270,7 @@ def test_a_crash_between_compaction_steps_loses_and_doubles_nothing(tmp_path):
 def test_an_exception_inside_a_step_rolls_the_step_back(tmp_path):
     path = tmp_path / "store.db"
     writer = store(path, steady(1800, step=1.0))
-    before = writer.db.execute("SELECT count(*) FROM samples").fetchone()[0]
+    before = writer.db.execute("SELECT count(*) FROM head").fetchone()[0]
     original = writer.db
 
     class Failing:
@@ -287,10 +287,10 @@ def test_an_exception_inside_a_step_rolls_the_step_back(tmp_path):
     with pytest.raises(Exception, match="disk I/O error"):
         writer.maintain(T0 + 3600)
     writer.db = original
-    assert writer.db.execute("SELECT count(*) FROM samples").fetchone()[0] == before
+    assert writer.db.execute("SELECT count(*) FROM head").fetchone()[0] == before
     assert writer.db.execute("SELECT count(*) FROM rollups").fetchone()[0] == 0
     writer.maintain(T0 + 3600)
-    assert writer.db.execute("SELECT count(*) FROM samples").fetchone()[0] == 0
+    assert writer.db.execute("SELECT count(*) FROM head").fetchone()[0] == 0
     writer.close()
 
 

@@ -117,7 +117,32 @@ def test_expire_deletes_only_what_is_older(writer, path):
 def test_rewriting_a_time_replaces_rather_than_doubles(writer, path):
     writer.write("host", T0, {"cpu": {"total": 1.0}}, PERCENT)
     writer.write("host", T0, {"cpu": {"total": 2.0}}, PERCENT)
-    assert writer.db.execute("SELECT count(*), max(value) FROM samples").fetchone() == (1, 2.0)
+    assert writer.db.execute("SELECT count(*), max(value) FROM head").fetchone() == (1, 2.0)
+
+
+def test_pushed_points_are_read_at_once_and_settle_into_the_head(writer, path):
+    writer.write("host", T0, {"cpu": {"total": 1.0}}, PERCENT)
+    writer.write_points("host", [("cpu", "total", T0, 5.0), ("cpu", "total", T0 + 1, 6.0)], PERCENT)
+    reader = Reader(path)
+    assert writer.db.execute("SELECT count(*) FROM incoming").fetchone() == (2,)
+    assert reader.latest("host")["cpu"]["total"] == (T0 + 1, 6.0)  # before it settles
+    assert writer.settle() == 2
+    assert writer.db.execute("SELECT count(*) FROM incoming").fetchone() == (0,)
+    # The pushed value at T0 replaced the collected one: nothing doubled, nothing lost.
+    assert writer.db.execute("SELECT time, value FROM samples ORDER BY time").fetchall() == \
+        [(T0 * 1000, 5.0), ((T0 + 1) * 1000, 6.0)]
+    assert reader.query("host", T0, T0 + 2, points=2)["series"][0]["max"] == [5.0, 6.0]
+
+
+def test_a_push_with_many_rows_per_series_goes_to_the_head_after_what_waits(writer, path):
+    writer.write_points("host", [("cpu", "total", T0, 5.0)], PERCENT)  # waits in incoming
+    many = [("cpu", "total", T0 + i, 7.0) for i in range(8)]  # T0 again: the later write wins
+    writer.write_points("host", many, PERCENT)
+    assert writer.db.execute("SELECT count(*) FROM incoming").fetchone() == (0,)
+    assert writer.db.execute("SELECT count(*), min(value) FROM samples").fetchone() == (8, 7.0)
+    writer.settle()
+    assert Reader(path).latest("host")["cpu"]["total"] == (T0 + 7, 7.0)
+    assert writer.db.execute("SELECT value FROM samples WHERE time = ?", (T0 * 1000,)).fetchone() == (7.0,)
 
 
 def test_a_changed_declaration_updates_the_catalog(writer, path):
@@ -152,7 +177,7 @@ def test_readers_do_not_block_the_writer(writer, path):
     fill(writer, 1)
     reader = Reader(path)
     reader.db.execute("BEGIN")
-    reader.db.execute("SELECT count(*) FROM samples").fetchone()  # holds a read snapshot
+    reader.db.execute("SELECT count(*) FROM head").fetchone()  # holds a read snapshot
     errors = []
 
     def write_more():
@@ -165,9 +190,9 @@ def test_readers_do_not_block_the_writer(writer, path):
     thread.start()
     thread.join(timeout=5)
     assert not thread.is_alive() and not errors
-    assert reader.db.execute("SELECT count(*) FROM samples").fetchone() == (2,)  # its snapshot
+    assert reader.db.execute("SELECT count(*) FROM head").fetchone() == (2,)  # its snapshot
     reader.db.execute("COMMIT")
-    assert reader.db.execute("SELECT count(*) FROM samples").fetchone() == (102,)
+    assert reader.db.execute("SELECT count(*) FROM head").fetchone() == (102,)
 
 
 def test_write_points_at_many_times_all_or_nothing(writer, path):
@@ -189,3 +214,42 @@ def test_since_and_last_time_feed_the_live_updates(writer, path):
     newer = reader.since("host", T0 + 2)
     assert [entry["time"] for entry in newer] == [T0 + 3, T0 + 4]
     assert newer[0]["values"] == {"cpu": {"total": 3.0, "core0": 50.0}}
+
+
+def test_decoded_blocks_are_shared_read_only_and_bounded():
+    import numpy as np
+    from statsserver.storage.reader import DecodedBlocks
+    calls = []
+
+    def decode(blob):
+        calls.append(blob)
+        return np.frombuffer(blob, dtype=np.uint8).astype(np.int64), len(blob)
+
+    blocks = DecodedBlocks(budget_bytes=3 * (8 * 100 + 100))
+    first = blocks.get(decode, bytes(100))
+    assert blocks.get(decode, bytes(100)) is first and len(calls) == 1  # the same bytes: decoded once
+    with pytest.raises(ValueError):
+        first[0][0] = 1  # a caller cannot change it for everyone
+    for size in (101, 102, 103):
+        blocks.get(decode, bytes(size))
+    assert blocks.size <= blocks.budget and len(blocks.entries) < 4
+    blocks.get(decode, bytes(100))  # the oldest went first
+    assert len(calls) == 5
+
+
+def test_answers_carry_six_significant_digits(writer, path):
+    writer.write("host", T0, {"cpu": {"total": 43.3}}, PERCENT)
+    writer.write("host", T0 + 1, {"cpu": {"total": 10.0 / 3}}, PERCENT)
+    for second, load in ((2, 1.0), (3, 1.0), (4, 2.0)):
+        writer.write("host", T0 + second, {"load": {"1m": load}}, {"load": gauge("")})
+    writer.write_points("host", [("net", "in", T0, 1234567.891), ("net", "in", T0 + 1, 120.0)],
+                        {"net": gauge("B/s")})
+    writer.maintain(T0 + 7200)  # compacted: values come back dequantised, as 433 x 0.1
+    reader = Reader(path)
+    cpu = reader.query("host", T0, T0 + 2, points=1, categories=["cpu"])["series"][0]
+    assert cpu["max"] == [43.3] and cpu["min"] == [3.3]  # % is kept to 0.1
+    assert cpu["avg"] == [23.3]
+    # Unrounded, the average 4/3 would print with sixteen digits.
+    assert reader.query("host", T0, T0 + 5, points=1, categories=["load"])["series"][0]["avg"] == [1.33333]
+    net = reader.query("host", T0, T0 + 2, points=2, categories=["net"])["series"][0]
+    assert net["max"] == [1234570.0, 120.0]  # small values keep their own digits beside large ones

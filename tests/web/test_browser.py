@@ -215,6 +215,36 @@ def test_mouse_wheel_select_and_lower_half_drag_zoom_and_pan_and_double_click_re
     assert app.errors == []
 
 
+def test_the_catalog_is_preloaded_by_the_page_and_asked_for_once(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open("")  # this machine: the catalog the page preloads
+    catalog = app.js("""() => performance.getEntriesByType('resource')
+        .filter((r) => /\\/api\\/(sources|series)$/.test(new URL(r.name).pathname))
+        .map((r) => [new URL(r.name).pathname, r.initiatorType])""")
+    assert sorted(catalog) == [["/api/series", "link"], ["/api/sources", "link"]]  # not asked again by the script
+    assert app.errors == []
+
+
+def test_the_cursor_is_timed_until_the_frame_showing_the_inspector(open_page):
+    """The benchmark's figures: from the input event to the script done, and to the frame done."""
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    left, top, width, height = plot_box(app)
+    for i in range(5):
+        app.page.mouse.move(left + width * (0.2 + 0.1 * i), top + height / 4)
+    app.wait("() => performance.getEntriesByName('inspector-shown').length >= 5")
+    updated, shown = app.js("""() => ['inspector-latency', 'inspector-shown']
+        .map((name) => performance.getEntriesByName(name).map((m) => [m.startTime, m.duration]))""")
+    for (start, done), (same_start, on_screen) in zip(updated, shown):
+        assert start == same_start and on_screen >= done
+    drawn = app.js("() => performance.getEntriesByName('charts-drawn')[0].startTime")
+    last_draw = app.js("() => Math.max(...performance.getEntriesByName('draw').map((m) => m.startTime + m.duration))")
+    assert drawn > last_draw
+    assert app.errors == []
+
+
 def test_live_samples_move_a_window_that_ends_now(open_page):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()

@@ -284,12 +284,23 @@ function finishDraw(building, final) {
   performance.measure("draw", { start: building, end: performance.now() });
   if (state.firstDraw && final) {
     state.firstDraw = false;
-    // The charts are on their canvases now; the next frame shows them.
-    requestAnimationFrame(() => {
+    afterNextFrame(() => {
       performance.mark("charts-drawn");
       registerWorker(); // after the charts: its caching must not compete with the first data
     });
   }
+}
+
+// A task queued from a frame's animation callback runs once that frame is painted and handed to
+// the compositor: the moment a change is on screen, as near as a page can tell.
+const frameDone = new MessageChannel();
+const afterFrame = [];
+frameDone.port1.onmessage = () => afterFrame.shift()?.();
+function afterNextFrame(callback) {
+  requestAnimationFrame(() => {
+    afterFrame.push(callback);
+    frameDone.port2.postMessage(null);
+  });
 }
 
 // ---- charts ----------------------------------------------------------------------------------
@@ -407,11 +418,13 @@ function onCursor(u) {
   state.cursorT = t;
   renderInspector();
   if (state.lastInput) {
-    // Two measures: the app's own work for one move, and the wait since the input arrived
-    // (which includes the browser holding moves for the next frame).
+    // The app's own work for one move; the wait since the input arrived (which includes the
+    // browser holding moves for the next frame); and until the frame showing it is done.
+    const input = state.lastInput;
     const end = performance.now();
     performance.measure("inspector-update", { start: state.inputHandled, end });
-    performance.measure("inspector-latency", { start: state.lastInput, end });
+    performance.measure("inspector-latency", { start: input, end });
+    afterNextFrame(() => performance.measure("inspector-shown", { start: input, end: performance.now() }));
     state.lastInput = 0;
   }
 }
