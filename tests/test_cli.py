@@ -67,7 +67,7 @@ def test_collect_writes_a_real_database_and_stops_cleanly(tmp_path, stop_signal)
     with sqlite3.connect(database) as db:
         categories = {row[0] for row in db.execute("SELECT DISTINCT category FROM series")}
         assert {"cpu", "memory", "disk_free", "system"} <= categories
-        assert db.execute("SELECT count(*) FROM process_snapshots").fetchone()[0] >= 4
+        assert db.execute("SELECT count(DISTINCT time) FROM process_samples").fetchone()[0] >= 4
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 

@@ -109,6 +109,42 @@ def moment(request: Request, t: float = Query(description="Unix seconds"),
     return _json({"source": (name := _source(request, source)), **request.app.state.reader().moment(name, t)})
 
 
+@router.get("/processes", summary="The processes listed nearest to one moment",
+            description="The nearest sample's list within two intervals; where raw samples have expired, "
+                        "the top processes of the minute holding `t` (`tier` is then `1m`). Biggest CPU first; "
+                        "`cpu` is % of one core, `rss` bytes, disk rates B/s (null where unknown).")
+def processes(request: Request, t: float = Query(description="Unix seconds"),
+              source: str | None = Query(None, description="Default: this machine")) -> Response:
+    _finite("t", t)
+    name = _source(request, source)
+    return _json({"source": name, **request.app.state.reader().processes_at(name, t)})
+
+
+@router.get("/process", summary="One process's CPU and memory over a range, in at most `points` buckets",
+            description="A process is its pid and its start time (a reused pid is another process). "
+                        "Columnar like /api/data: `times` and, for `cpu` (%) and `rss` (B), `min`, `avg`, "
+                        "`max`; buckets where the process was not listed are left out.")
+def process(
+    request: Request,
+    pid: int = Query(ge=0, description="Process id"),
+    started: float = Query(description="Start time of the process, Unix seconds (within a second)"),
+    source: str | None = Query(None, description="Default: this machine"),
+    from_: float | None = Query(None, alias="from", description="Unix seconds; default: an hour before `to`"),
+    to: float | None = Query(None, description="Unix seconds; default: now"),
+    points: int = Query(1000, ge=1, le=MAX_POINTS, description="At most this many buckets"),
+) -> Response:
+    _finite("started", started)
+    name = _source(request, source)
+    end = _finite("to", to) if to is not None else time.time()
+    start = _finite("from", from_) if from_ is not None else end - 3600
+    if start >= end:
+        raise BadRequest("from must be before to", "from")
+    history = request.app.state.reader().process_history(name, pid, started, start, end, points)
+    if history is None:
+        raise BadRequest(f"no process {pid} that started at {started} was listed", "started", status=404)
+    return _json(history)
+
+
 @router.get("/latest", summary="Each series' newest value")
 def latest(request: Request, source: str | None = Query(None, description="Default: this machine")) -> Response:
     name = _source(request, source)

@@ -83,9 +83,13 @@ def encode_matrix(values: np.ndarray, steps: np.ndarray, masks: bool = True) -> 
     rows, length = values.shape
     present = ~np.isnan(values)
     partial = ~present.all(axis=1) if masks else np.zeros(rows, bool)
-    # Absent values repeat the previous one, so they cost a zero delta.
+    # Absent values repeat the previous one, so they cost a zero delta; absent values before a
+    # row's first one repeat that one, so a series (or a process) that appears mid-window costs
+    # no jump from zero, which would widen the whole matrix.
     index = np.where(present, np.arange(length), 0)
     np.maximum.accumulate(index, axis=1, out=index)
+    if length:
+        np.maximum(index, present.argmax(axis=1)[:, None], out=index)
     filled = np.take_along_axis(values, index, axis=1)
     filled = np.where(np.isnan(filled), 0.0, filled)
     with np.errstate(all="ignore"):

@@ -23,7 +23,8 @@ import numpy as np
 
 from .chunks import decode_raw_block, decode_rollup_block, decode_times_array, encode_raw_block, \
     encode_rollup_block, encode_times
-from .tiers import COMPACTION_MARGIN_MS, HEAD_MS, RAW, ROLLUP_BATCH, ROLLUP_WAIT_MS, ROLLUPS, Tier, \
+from . import processes
+from .tiers import BY_NUMBER, COMPACTION_MARGIN_MS, HEAD_MS, RAW, ROLLUP_BATCH, ROLLUP_WAIT_MS, ROLLUPS, Tier, \
     window_start
 
 Transaction = Callable[[str], AbstractContextManager]
@@ -82,7 +83,7 @@ class Maintenance:
         self._series_by_source()
         self.report.settled = settle_incoming(self.db, self.transaction)
         self.between_steps("incoming")
-        if self.compact_raw() and self.pack_rollups():
+        if self.compact_raw() and self.compact_processes() and self.pack_rollups() and self.downsample_processes():
             self.expire()
         return self.report
 
@@ -224,6 +225,40 @@ class Maintenance:
                 buckets = wider
         self.db.executemany(_UPSERT_ROLLUP, rows)
 
+    # --- process history ---------------------------------------------------------------------
+
+    def compact_processes(self) -> bool:
+        cutoffs = {tier: self.cutoff(BY_NUMBER[tier]) for tier in (processes.RAW_TIER, processes.MINUTE_TIER)}
+        for (source_id,) in self.db.execute("SELECT id FROM sources").fetchall():
+            while True:
+                (head,) = self.db.execute("SELECT min(time) FROM process_samples WHERE source_id = ?",
+                                          (source_id,)).fetchone()
+                legacy = processes.legacy_oldest(self.db, source_id)
+                oldest = min((t for t in (head, legacy) if t is not None), default=None)
+                if oldest is None or oldest >= self.horizon:
+                    break
+                if self.out_of_time():
+                    return False
+                start = window_start(oldest, RAW.span_ms)
+                end = min(start + RAW.span_ms, self.horizon)
+                with self.transaction("process lists could not be compacted"):
+                    if legacy is not None and legacy < end:
+                        processes.convert_legacy(self.db, source_id, start, end,
+                                                 keep=start + RAW.span_ms > min(cutoffs.values()))
+                    processes.compact_window(self.db, source_id, start, self.horizon, cutoffs)
+                self.between_steps("process window")
+        return True
+
+    def downsample_processes(self) -> bool:
+        cutoffs = {tier: self.cutoff(BY_NUMBER[tier]) for tier in (processes.RAW_TIER, processes.MINUTE_TIER)}
+        for source_id, start in processes.expiring_windows(self.db, cutoffs):
+            if self.out_of_time():
+                return False
+            with self.transaction("process lists could not be reduced to minutes"):
+                processes.downsample_window(self.db, source_id, start, cutoffs)
+            self.between_steps("process minutes")
+        return True
+
     # --- rollup tiers -----------------------------------------------------------------------
 
     def pack_rollups(self) -> bool:
@@ -328,17 +363,15 @@ def move_incoming(db: sqlite3.Connection) -> int:
 
 
 def expire(db: sqlite3.Connection, transaction: Transaction, cutoffs: dict[int, int]) -> dict[str, int]:
-    """Delete, per tier, whole chunks that ended before the tier's cutoff (ms); raw head rows and
-    process snapshots go with the raw tier. Returns rows deleted per kind."""
+    """Delete, per tier, whole chunks that ended before the tier's cutoff (ms); raw head rows go with
+    the raw tier, process history with its tiers (storage/processes.py). Returns rows deleted per kind."""
     deleted: dict[str, int] = defaultdict(int)
     with transaction("old data could not be deleted"):
         raw = cutoffs[RAW.number]
         # Through the primary keys, series by series, rather than a scan of the whole table.
         deleted["samples"] = db.execute(
             "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND time < ?", (raw,)).rowcount
-        deleted["process_snapshots"] = db.execute(
-            "DELETE FROM process_snapshots WHERE source_id IN (SELECT id FROM sources) AND time < ?",
-            (raw,)).rowcount
+        deleted.update(processes.expire(db, cutoffs))
         deleted["windows"] = db.execute("DELETE FROM windows WHERE end <= ?", (raw,)).rowcount
         for tier in (RAW, *ROLLUPS):
             cutoff = cutoffs[tier.number]

@@ -86,6 +86,48 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (tier, series_id, start)
         ) WITHOUT ROWID;
     """),
+    # Process lists as identities once and small per-sample rows. The JSON snapshots of 0001 stay
+    # where they are: maintenance converts them window by window (storage/processes.py), since
+    # a week of them takes minutes, too long for the one transaction of a start-up.
+    ("0003_process_history", """
+        -- A process of a source, named by pid and start time (ms): a reused pid is another row.
+        CREATE TABLE processes (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL,
+            pid INTEGER NOT NULL,
+            started INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            user TEXT NOT NULL,
+            command TEXT NOT NULL,
+            last_seen INTEGER NOT NULL,   -- ms; retention deletes identities no block lists
+            UNIQUE (source_id, pid, started)
+        );
+        -- The head: the listed processes of recent samples, a row each.
+        CREATE TABLE process_samples (
+            source_id INTEGER NOT NULL,
+            time INTEGER NOT NULL,
+            process_id INTEGER NOT NULL,
+            cpu REAL,                     -- % of one core; NULL on a process's first sample
+            rss INTEGER NOT NULL,
+            disk_read REAL,               -- B/s; NULL where the system does not say
+            disk_write REAL,
+            state TEXT NOT NULL,
+            PRIMARY KEY (source_id, time, process_id)
+        ) WITHOUT ROWID;
+        -- Compacted: per source and raw window, tier 0 holds every sample's list and tier 2 the
+        -- top processes of each minute. A rowid table: blocks overflow WITHOUT ROWID pages.
+        CREATE TABLE process_chunks (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL,
+            tier INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            times BLOB NOT NULL,
+            data BLOB NOT NULL,
+            UNIQUE (source_id, tier, start)
+        );
+        CREATE INDEX process_chunks_by_end ON process_chunks (tier, end);
+    """),
     # Pushed points land in a small table first. In `samples`, keyed by series, a request naming
     # 5,000 series dirties 5,000 leaf pages; here it dirties a few dozen. The ingest thread moves
     # them across every second or so, in key order, so each page of `samples` is written once

@@ -8,7 +8,6 @@ row each), raw blocks (closed windows, compressed, a block per category) and the
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import threading
@@ -22,7 +21,8 @@ from . import planner
 from .chunks import decode_raw_block, decode_rollup_block, decode_times_array
 from .codec import CodecError
 from .database import StoreError, open_for_reading, to_ms
-from .tiers import RAW, ROLLUPS, Tier
+from . import processes as history
+from .tiers import MINUTE, RAW, ROLLUPS, Tier
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -243,16 +243,9 @@ class Reader:
         for series_id, (time, value) in nearest.items():
             series = catalog[series_id]
             values.setdefault(series.category, {})[series.label] = {"time": time / 1000, "value": value}
-        snapshot = self._rows(
-            "SELECT process_snapshots.time, processes FROM process_snapshots"
-            " JOIN sources ON sources.id = source_id WHERE sources.name = ? AND time BETWEEN ? AND ?"
-            " ORDER BY abs(process_snapshots.time - ?) LIMIT 1", (source, low, high, target))
-        return {
-            "time": at,
-            "values": values,
-            "processes": json.loads(snapshot[0][1]) if snapshot else [],
-            "processes_time": snapshot[0][0] / 1000 if snapshot else None,
-        }
+        listed = self.processes_at(source, at, tolerance)
+        return {"time": at, "values": values, "processes": listed["processes"],
+                "processes_time": listed["time"], "processes_tier": listed["tier"]}
 
     def _bucket_at(self, tier: Tier, source: str, ids: list[int], at: int) -> dict[int, tuple[int, float]]:
         """{series id: (bucket start, average)} for the bucket of `tier` that holds `at`."""
@@ -276,6 +269,203 @@ class Reader:
                     entry[0] += total
                     entry[1] += count
         return {series_id: (bucket, total / count) for series_id, (total, count) in found.items() if count}
+
+    # --- process history ---------------------------------------------------------------------
+
+    def _source_id(self, source: str) -> int | None:
+        rows = self._rows("SELECT id FROM sources WHERE name = ?", (source,))
+        return rows[0][0] if rows else None
+
+    def _process_decoded(self, decode, *blobs):
+        try:
+            return decode(*blobs)
+        except CodecError as error:
+            raise StoreError(f"{self.path}: {error}") from None
+
+    def _process_blocks(self, source_id: int, tier: int, low: int, high: int) -> list[tuple[int, int, bytes, bytes]]:
+        """(start, end, times blob, data blob) of the process blocks overlapping [low, high]."""
+        return self._rows("SELECT start, end, times, data FROM process_chunks WHERE source_id = ? AND tier = ?"
+                          " AND start > ? AND start <= ? ORDER BY start",
+                          (source_id, tier, low - RAW.span_ms, high))
+
+    def _identities(self, ids) -> dict[int, tuple]:
+        ids = list(ids)
+        return {row[0]: row[1:] for row in self._rows(
+            f"SELECT id, pid, started, name, user, command FROM processes WHERE id IN ({_marks(ids)})", ids)}
+
+    def processes_at(self, source: str, at: float, tolerance: float | None = None) -> dict:
+        """The process list nearest to `at`: {"time", "tier", "processes": [...]}.
+
+        The nearest sample's list within `tolerance` (default two intervals), from the head or a
+        raw block; where raw has expired, the top processes of the minute holding `at`, timed at
+        the minute's start. Biggest CPU first.
+        """
+        if tolerance is None:
+            interval = self.interval(source)
+            tolerance = 2 * interval if interval else IRREGULAR_TOLERANCE
+        empty = {"time": None, "tier": None, "processes": []}
+        source_id = self._source_id(source)
+        if source_id is None:
+            return empty
+        low, high, target = to_ms(at - tolerance), to_ms(at + tolerance), to_ms(at)
+        best: tuple | None = None  # (distance, time, tier, block start, block)
+        head = self._rows("SELECT time FROM process_samples WHERE source_id = ? AND time BETWEEN ? AND ?"
+                          " ORDER BY abs(time - ?) LIMIT 1", (source_id, low, high, target))
+        if head:
+            best = (abs(head[0][0] - target), head[0][0], "head", None)
+        for start, _, times_blob, data_blob in self._process_blocks(source_id, history.RAW_TIER, low, high):
+            times = self._process_decoded(history.decode_times, times_blob)
+            inside = times[(times >= low) & (times <= high)]
+            if len(inside):
+                nearest = int(inside[np.argmin(np.abs(inside - target))])
+                if best is None or abs(nearest - target) < best[0]:
+                    best = (abs(nearest - target), nearest, "raw", (times_blob, data_blob))
+        legacy = self._rows("SELECT time, processes FROM process_snapshots WHERE source_id = ? AND time BETWEEN ? AND ?"
+                            " ORDER BY abs(time - ?) LIMIT 1", (source_id, low, high, target))
+        if legacy and (best is None or abs(legacy[0][0] - target) < best[0]):
+            # Not converted by maintenance yet (a database from 0001): the list as it was stored.
+            listed = sorted(history.legacy_list(legacy), key=lambda p: (p.get("cpu") or 0.0, p.get("rss") or 0),
+                            reverse=True)
+            return {"time": legacy[0][0] / 1000, "tier": "raw", "processes": listed}
+        if best is None:
+            minute = target - target % MINUTE
+            for start, _, times_blob, data_blob in self._process_blocks(source_id, history.MINUTE_TIER,
+                                                                       minute, minute):
+                if minute in self._process_decoded(history.decode_times, times_blob):
+                    best = (0, minute, "1m", (times_blob, data_blob))
+        if best is None:
+            return empty
+        _, time, tier, blobs = best
+        block = None
+        if blobs is None:
+            rows = self._rows("SELECT process_id, cpu, rss, disk_read, disk_write, state FROM process_samples"
+                              " WHERE source_id = ? AND time = ?", (source_id, time))
+        else:
+            block = self._process_decoded(history.decode_block, *blobs)
+            column = int(np.searchsorted(block.times, time))
+            cells = block.values[:, :, column]
+            rows = [(int(process), *_number_or_none(cells[:4, row]),
+                     chr(int(cells[4, row])) if cells[4, row] == cells[4, row] else "")
+                    for row, process in enumerate(block.ids.tolist()) if cells[1, row] == cells[1, row]]
+        identities = block.identities if block is not None and block.identities else \
+            self._identities(row[0] for row in rows)
+        listed = []
+        for process, cpu, rss, disk_read, disk_write, state in rows:
+            if process not in identities:
+                continue
+            pid, started, name, user, command = identities[process]
+            listed.append({"pid": pid, "name": name, "user": user,
+                           "cpu": None if cpu is None else round(cpu, 1), "rss": int(rss), "state": state,
+                           "started": started / 1000, "command": command,
+                           "disk_read": None if disk_read is None else round(disk_read, 1),
+                           "disk_write": None if disk_write is None else round(disk_write, 1)})
+        listed.sort(key=lambda p: (p["cpu"] or 0.0, p["rss"]), reverse=True)
+        return {"time": time / 1000, "tier": "1m" if tier == "1m" else "raw", "processes": listed}
+
+    def process(self, source: str, pid: int, started: float) -> dict | None:
+        """The identity of the process with this pid that started at `started` (Unix seconds)."""
+        source_id = self._source_id(source)
+        if source_id is None:
+            return None
+        target = to_ms(started)
+        rows = self._rows("SELECT id, pid, started, name, user, command, last_seen FROM processes"
+                          " WHERE source_id = ? AND pid = ? AND started BETWEEN ? AND ?"
+                          " ORDER BY abs(started - ?) LIMIT 1",
+                          (source_id, pid, target - history.STARTED_TOLERANCE_MS,
+                           target + history.STARTED_TOLERANCE_MS, target))
+        if not rows:
+            return None
+        process, pid, started_ms, name, user, command, _ = rows[0]
+        return {"id": process, "source_id": source_id, "pid": pid, "started": started_ms / 1000,
+                "name": name, "user": user, "command": command}
+
+    def _process_in_minutes(self, source: str, pid: int, started: float, start: float, end: float) -> dict | None:
+        """The identity of a process listed only in minute blocks of [start, end) any more."""
+        source_id = self._source_id(source)
+        if source_id is None:
+            return None
+        target = to_ms(started)
+        for _, _, times_blob, data_blob in self._process_blocks(source_id, history.MINUTE_TIER, to_ms(start), to_ms(end)):
+            block = self._process_decoded(history.decode_block, times_blob, data_blob)
+            for process, (found_pid, started_ms, name, user, command) in (block.identities or {}).items():
+                if found_pid == pid and abs(started_ms - target) <= history.STARTED_TOLERANCE_MS:
+                    return {"id": process, "source_id": source_id, "pid": pid, "started": started_ms / 1000,
+                            "name": name, "user": user, "command": command}
+        return None
+
+    def process_history(self, source: str, pid: int, started: float, start: float, end: float,
+                        points: int) -> dict | None:
+        """One process's CPU and memory over [start, end), in at most `points` buckets of min,
+        avg and max (columnar, like `query`); None when no such process was ever listed.
+
+        Raw samples (head and blocks) where they exist, the minute tier before them (where raw
+        has expired). A bucket in which the process was not listed is left out.
+        """
+        if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
+            raise ValueError("the range must have a finite start before its end")
+        if points < 1:
+            raise ValueError("points must be at least 1")
+        identity = self.process(source, pid, started) or self._process_in_minutes(source, pid, started, start, end)
+        if identity is None:
+            return None
+        process, source_id = identity.pop("id"), identity.pop("source_id")
+        low, high = max(to_ms(start), to_ms(identity["started"]) - MINUTE), to_ms(end)
+        series: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"raw": [], "1m": []}
+
+        def take(tier_name: str, blobs) -> None:
+            block = self._process_decoded(history.decode_block, *blobs)
+            row = np.searchsorted(block.ids, process)
+            if row < len(block.ids) and block.ids[row] == process:
+                keep = ~np.isnan(block.values[1, row]) & (block.times >= low) & (block.times < high)
+                series[tier_name].append((block.times[keep], block.values[0, row, keep], block.values[1, row, keep]))
+
+        raw_blocks = self._process_blocks(source_id, history.RAW_TIER, low, high)
+        for block in raw_blocks:
+            take("raw", block[2:])
+        head = self._rows("SELECT time, cpu, rss FROM process_samples WHERE source_id = ? AND process_id = ?"
+                          " AND time >= ? AND time < ?", (source_id, process, low, high))
+        if head:
+            times, cpu, rss = (np.array(column, np.float64) for column in zip(*head))
+            series["raw"].append((times.astype(np.int64), cpu, rss))
+        # Minutes fill in only before the first raw sample: where raw has expired.
+        raw_start = min([int(times[0]) for times, _, _ in series["raw"] if len(times)]
+                        + [block[0] for block in raw_blocks] + [high])
+        for block in self._process_blocks(source_id, history.MINUTE_TIER, low, min(high, raw_start)):
+            take("1m", block[2:])
+        minutes = [(times[times < raw_start] + MINUTE // 2, cpu[times < raw_start], rss[times < raw_start])
+                   for times, cpu, rss in series["1m"]]
+        parts = [part for part in minutes + series["raw"] if len(part[0])]
+        used = {name for name, found in (("1m", minutes), ("raw", series["raw"])) if any(len(p[0]) for p in found)}
+        tier = "+".join(sorted(used)) or "raw"
+        times = np.concatenate([p[0] for p in parts]) if parts else np.array([], np.int64)
+        cpu = np.concatenate([p[1] for p in parts]) if parts else np.array([])
+        rss = np.concatenate([p[2] for p in parts]) if parts else np.array([])
+        width = max(1, math.ceil((high - low) / points))
+        if "1m" in used:  # buckets of whole minutes on the minute grid, as the tier stores them
+            low -= low % MINUTE
+            width = math.ceil(max(width, (high - low) / points) / MINUTE) * MINUTE
+        buckets = (times - low) // width
+        result = {**identity, "source": source, "start": start, "end": end, "step": width / 1000,
+                  "tier": tier, "times": [], "cpu": {"min": [], "avg": [], "max": []},
+                  "rss": {"min": [], "avg": [], "max": []}}
+        if not len(times):
+            return result
+        order = np.argsort(buckets, kind="stable")
+        buckets, cpu, rss = buckets[order], cpu[order], rss[order]
+        firsts = np.concatenate(([0], np.flatnonzero(np.diff(buckets)) + 1))
+        result["times"] = ((low + (buckets[firsts] + 0.5) * width) / 1000).tolist()
+        for name, values in (("cpu", cpu), ("rss", rss)):
+            known = ~np.isnan(values)
+            counts = np.add.reduceat(known.astype(np.int64), firsts)
+            sums = np.add.reduceat(np.where(known, values, 0.0), firsts)
+            with np.errstate(all="ignore"):
+                lows = np.minimum.reduceat(np.where(known, values, np.inf), firsts)
+                highs = np.maximum.reduceat(np.where(known, values, -np.inf), firsts)
+                means = sums / counts
+            digits = 1 if name == "cpu" else 0
+            for key, column in (("min", lows), ("avg", means), ("max", highs)):
+                result[name][key] = [round(float(v), digits) if c else None for v, c in zip(column, counts)]
+        return result
 
     def _has_data(self, tier: Tier, group: int, series_id: int, low: int, high: int) -> bool:
         """Whether `tier` holds anything for the group in [low, high): index seeks only."""
@@ -415,6 +605,10 @@ class Reader:
         output.merge_cells(np.array([output.row_of[i] for i in series.tolist()]), bucket.astype(np.int64),
                            low_value.astype(float), high_value.astype(float), total.astype(float),
                            count.astype(np.int64))
+
+
+def _number_or_none(values) -> list:
+    return [None if value != value else float(value) for value in values.tolist()]
 
 
 def _marks(items) -> str:

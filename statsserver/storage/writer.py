@@ -1,9 +1,8 @@
-"""The one writer: stores samples and process snapshots into the head, and maintains the store
+"""The one writer: stores samples and process lists into the head, and maintains the store
 (compaction, rollups, retention) when asked to."""
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import threading
@@ -14,8 +13,15 @@ from typing import Iterable
 from ..collectors.base import Metric
 from ..collectors.processes import Process
 from . import compaction
+from .codec import CodecError
 from .database import StoreError, open_for_writing, to_ms
 from .tiers import TIERS, retention
+
+# Process identities remembered by the writer; about the processes a machine's top lists name
+# over a few hours.
+PROCESS_CACHE = 4096
+# An identity is deleted at the earliest 20 minutes (a raw window) after it was last listed.
+PROCESS_RECHECK_MS = 10 * 60 * 1000
 
 
 # Pushed rows per series from which a request goes straight into the head: a leaf page written
@@ -37,6 +43,8 @@ class Writer:
         self._series: dict[tuple[int, str, str], int] = {}
         self._metadata: dict[int, tuple] = {}
         self._series_per_source: dict[int, int] = {}
+        # (source, pid, started ms) -> (id, when it was last written, ms)
+        self._processes: dict[tuple[int, int, int], tuple[int, int]] = {}
         for row in self.db.execute("SELECT id, source_id, category, label, unit, kind, graph, description FROM series"):
             self._series[row[1], row[2], row[3]] = row[0]
             self._metadata[row[0]] = (row[4], row[5], bool(row[6]), row[7])
@@ -122,8 +130,30 @@ class Writer:
                                      for category, entries in values.items()
                                      for label, value in entries.items()), metrics)
             if processes:
-                self.db.execute("INSERT OR REPLACE INTO process_snapshots VALUES (?, ?, ?)",
-                                (source_id, to_ms(time), json.dumps([p.as_dict() for p in processes])))
+                self._insert_processes(source_id, to_ms(time), processes)
+
+    def _process_id(self, source_id: int, at: int, process: Process) -> int:
+        key = (source_id, process.pid, to_ms(process.started))
+        cached = self._processes.get(key)
+        # Maintenance (on another connection) deletes an identity no raw block lists any more:
+        # one not written for a while is looked up again rather than trusted.
+        if cached is not None and at - cached[1] <= PROCESS_RECHECK_MS:
+            found = cached[0]
+        else:
+            row = self.db.execute("SELECT id FROM processes WHERE source_id = ? AND pid = ? AND started = ?",
+                                  key).fetchone()
+            found = row[0] if row else self.db.execute(
+                "INSERT INTO processes (source_id, pid, started, name, user, command, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, process.name, process.user, process.command, at)).lastrowid
+            if len(self._processes) >= PROCESS_CACHE:  # processes come and go: start afresh
+                self._processes.clear()
+        self._processes[key] = (found, at)
+        return found
+
+    def _insert_processes(self, source_id: int, at: int, processes: list[Process]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO process_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+            (source_id, at, self._process_id(source_id, at, p), p.cpu, p.rss, p.disk_read, p.disk_write, p.state)
+            for p in processes])
 
     def write_points(self, source: str, points: list[tuple[str, str, float, float]],
                      metrics: dict[str, Metric]) -> None:
@@ -181,7 +211,8 @@ class Writer:
         try:
             return compaction.Maintenance(self.db, self._transaction, kept, to_ms(now), budget,
                                           between_steps).run()
-        except sqlite3.Error as error:
+        except (sqlite3.Error, CodecError) as error:
+            # A damaged block is one logged error, not the end of the maintenance thread.
             raise StoreError(f"{self.path}: maintenance failed: {error}") from None
 
     def expire(self, older_than: float) -> int:
@@ -189,7 +220,7 @@ class Writer:
         cutoff = to_ms(older_than)
         with self._lock:
             deleted = compaction.expire(self.db, self._transaction, {tier.number: cutoff for tier in TIERS})
-        return deleted.get("samples", 0) + deleted.get("process_snapshots", 0) + deleted.get("chunks", 0)
+        return deleted.get("samples", 0) + deleted.get("process_samples", 0) + deleted.get("chunks", 0)
 
     def close(self) -> None:
         with self._lock:  # never under another thread's transaction

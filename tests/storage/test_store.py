@@ -59,7 +59,7 @@ def test_moment_takes_the_nearest_sample_and_its_processes(writer, path):
     assert moment["processes"][0]["name"] == "init" and moment["processes_time"] == T0
     # Far from any sample there was no value then.
     assert reader.moment("host", T0 + 60) == {"time": T0 + 60, "values": {}, "processes": [],
-                                              "processes_time": None}
+                                              "processes_time": None, "processes_tier": None}
 
 
 def test_query_reduces_to_at_most_points_buckets_of_min_avg_max(writer, path):

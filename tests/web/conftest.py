@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import ROOT, launch_server
-from .seed import seed
+from .seed import seed, seed_processes
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -40,6 +40,7 @@ def web_server(tmp_path_factory):
     try:
         seed(server.url, source=SOURCE, categories=CATEGORIES, points=600, span=3600,
              extra=[{"category": "garden", "label": XSS_LABEL, "value": 7, "time": time.time() - 60}])
+        seed_processes(server.directory / "statsserver.db", source=SOURCE, points=600, span=3600)
         yield server
     finally:
         server.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import httpx
 
@@ -73,3 +74,27 @@ def seed(url: str, source: str = "bench", categories: int = 20, points: int = 10
         batch.extend(extra or [])
         flush()
     return {"source": source, "end": end, "span": span, "step": step, "categories": CATEGORIES[:categories]}
+
+
+def seed_processes(database: Path, source: str = "bench", span: float = 3600.0, points: int = 600,
+                   end: float | None = None) -> None:
+    """Process lists for a source, through the store's writer, as a collector on that machine
+    would store them: `alpha-job` is busiest in the first half of the span, `beta-job` in the
+    second (with a pid that alpha-job had, reused), and `steady` is always there."""
+    from statsserver.collectors.processes import Process
+    from statsserver.storage import Writer
+
+    end = time.time() if end is None else end
+    start, step = end - span, span / points
+    writer = Writer(database)
+    try:
+        for i in range(points):
+            t = start + (i + 0.5) * step
+            first_half = i < points // 2
+            busy = (Process(500, "alpha-job", "alice", 80.0 + i % 7, 200_000_000, "R", start - 5, "alpha-job --run")
+                    if first_half else
+                    Process(500, "beta-job", "bob", 60.0 + i % 5, 50_000_000, "R", start + span / 2, "beta-job --go"))
+            steady = Process(1, "steady", "root", 1.0, 400_000_000, "S", start - 3600, "/sbin/steady")
+            writer.write(source, t, {}, {}, [busy, steady])
+    finally:
+        writer.close()

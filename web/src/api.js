@@ -42,6 +42,10 @@ export const data = (source, from, to, points, signal, categories = null) =>
 export const latest = (source, signal) => getJSON("/api/latest", { source }, signal);
 export const moment = (source, t, signal) => getJSON("/api/moment", { source, t: t.toFixed(3) }, signal);
 
+/** One process (pid and start time) over [from, to]: {times, cpu: {avg…}, rss: {avg…}}. */
+export const processHistory = (source, pid, started, from, to, points, signal) =>
+  getJSON("/api/process", { source, pid, started, from: from.toFixed(3), to: to.toFixed(3), points }, signal);
+
 export async function signIn(token) {
   const response = await fetch("/api/login", {
     method: "POST",

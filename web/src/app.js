@@ -29,6 +29,7 @@ const state = {
   loading: null,
   stopLive: null,
   momentRequest: null,
+  processRequest: null,
   momentTimer: 0,
   retryTimer: 0,
   redrawQueued: false,
@@ -59,7 +60,17 @@ const ui = {
   unpin: $("#unpin"),
   toggle: $("#inspector-toggle"),
 };
-const inspector = new Inspector($("#inspector"));
+const inspector = new Inspector($("#inspector"), {
+  // A process's history over the window shown, at about one point per pixel of its chart.
+  history: (p) => {
+    state.processRequest?.abort();
+    state.processRequest = new AbortController();
+    const win = state.window;
+    return api.processHistory(state.view.source, p.pid, p.started, win.from, win.to, 300, state.processRequest.signal);
+  },
+  colors: () => state.colors || theme(),
+  window: () => state.window,
+});
 
 // ---- the time window -------------------------------------------------------------------------
 
@@ -265,6 +276,7 @@ function draw(store, { final = true } = {}) {
 
 function finishDraw(building, final) {
   inspector.build(state.store, state.colors);
+  if (final) inspector.processTable.refresh(); // an open process chart follows the new window
   markWindow(state.window);
   markEmpty();
   renderCards();
@@ -446,7 +458,7 @@ function scheduleMoment(t, mode) {
       const moment = await api.moment(state.view.source, t, controller.signal);
       if (inspector.shownAt !== t) return;
       if (mode === "pinned") inspector.show(t, momentValues(moment.values), mode);
-      inspector.showProcesses(moment.processes, moment.processes_time);
+      inspector.showProcesses(moment.processes, moment.processes_time, moment.processes_tier);
     } catch (error) {
       if (error.name !== "AbortError") inspector.clearProcesses("Processes unavailable.");
     }

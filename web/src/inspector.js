@@ -1,16 +1,19 @@
-// The moment inspector: every value of every category at one moment, and the processes then.
+// The moment inspector: every value of every category at one moment, and the processes then
+// (processes.js draws their table).
 
 import { el, setText } from "./dom.js";
 import { formatTime, formatValue, titleOf } from "./format.js";
 import { colorOf } from "./charts.js";
+import { ProcessTable } from "./processes.js";
 
 export class Inspector {
-  constructor(root) {
+  /** context: what the process table needs (see ProcessTable). */
+  constructor(root, context) {
     this.root = root;
     this.time = root.querySelector("[data-moment-time]");
     this.mode = root.querySelector("[data-moment-mode]");
     this.body = root.querySelector("[data-moment-values]");
-    this.processes = root.querySelector("[data-moment-processes]");
+    this.processTable = new ProcessTable(root.querySelector("[data-moment-processes]"), context);
     this.cells = new Map();
     this.units = new Map();
     this.shownAt = undefined;
@@ -60,26 +63,13 @@ export class Inspector {
     }
   }
 
-  showProcesses(list, at) {
-    if (!list || !list.length) {
-      this.processes.replaceChildren(el("p", { class: "muted", text: "No process snapshot near this moment." }));
-      return;
-    }
-    const rows = [...list].sort((a, b) => (b.cpu ?? -1) - (a.cpu ?? -1)).map((p) => el("tr", {},
-      el("td", { class: "name", title: p.command || p.name }, p.name),
-      el("td", { class: "num" }, String(p.pid)),
-      el("td", { class: "num" }, p.cpu === null || p.cpu === undefined ? "–" : `${p.cpu.toFixed(1)} %`),
-      el("td", { class: "num" }, formatValue(p.rss, "B")),
-      el("td", {}, p.user || "")));
-    this.processes.replaceChildren(
-      el("h3", {}, "Processes ", el("span", { class: "muted", text: at ? `at ${formatTime(at)}` : "" })),
-      el("table", { class: "processes" },
-        el("thead", {}, el("tr", {}, ...["Name", "PID", "CPU", "Memory", "User"].map((h) => el("th", { scope: "col", text: h })))),
-        el("tbody", {}, ...rows)));
+  /** The process list at the moment shown; `tier` "1m" when it is a minute's averages. */
+  showProcesses(list, at, tier) {
+    this.processTable.show(list, at, tier);
   }
 
   clearProcesses(text = "") {
-    this.processes.replaceChildren(text ? el("p", { class: "muted", text }) : "");
+    this.processTable.clear(text);
   }
 }
 
