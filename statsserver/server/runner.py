@@ -10,6 +10,7 @@ import threading
 import uvicorn
 
 from ..generator import Generator
+from ..storage import Writer
 from .app import create_app
 from .auth import load_or_create_token
 from .ingest import INGEST_PATHS
@@ -55,6 +56,9 @@ def addresses(host: str, port: int, token: str | None, tls: bool) -> list[str]:
 def serve(config, generator: Generator | None = None, stop: threading.Event | None = None) -> None:
     """Serve until Ctrl-C or SIGTERM; with a generator, collect in a thread beside it."""
     server_settings = config.server
+    # A database that cannot be used stops start-up here, with its one-line reason, rather than
+    # in the app's lifespan, where uvicorn would print a traceback after "serving at".
+    Writer(config.database_path).close()
     token = None
     if server_settings.auth == "token":
         token = load_or_create_token(config.generator.directory)
