@@ -9,8 +9,14 @@ from statsserver.storage.chunks import decode_raw_block, decode_times_array
 
 
 def integrity(path: Path) -> str:
+    """"ok", or what is wrong: SQLite's own check, and samples of a series that does not exist."""
     with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as db:
-        return "; ".join(row[0] for row in db.execute("PRAGMA integrity_check"))
+        problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        orphans = db.execute("SELECT count(*), min(series_id) FROM samples"
+                             " WHERE series_id NOT IN (SELECT id FROM series)").fetchone()
+        if orphans[0]:
+            problems.append(f"{orphans[0]} samples of series {orphans[1]}, which does not exist")
+    return "; ".join(problems) or "ok"
 
 
 def raw_samples(path: Path) -> dict[tuple[str, str, str], list[tuple[int, float]]]:
@@ -33,7 +39,8 @@ def raw_samples(path: Path) -> dict[tuple[str, str, str], list[tuple[int, float]
             ids, values, _ = decode_raw_block(data)
             for series, row in zip(ids.tolist(), values):
                 found[names[series]].extend((int(t), float(v)) for t, v in zip(times, row) if v == v)
-        for series, time, value in db.execute("SELECT series_id, time, value FROM samples"):
+        for series, time, value in db.execute(
+                "SELECT series_id, time, value FROM samples WHERE series_id IN (SELECT id FROM series)"):
             found[names[series]].append((time, value))
         db.execute("COMMIT")
     finally:
