@@ -14,6 +14,7 @@ from ..storage import Writer
 from .app import create_app
 from .auth import load_or_create_token
 from .ingest import INGEST_PATHS
+from .slowclients import BoundedHttpProtocol
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def serve(config, generator: Generator | None = None, stop: threading.Event | No
         app, log_level="debug" if server_settings.debug else "warning",
         access_log=server_settings.debug, server_header=False, proxy_headers=False,
         ssl_certfile=server_settings.certfile or None, ssl_keyfile=server_settings.keyfile or None,
-        timeout_graceful_shutdown=5, lifespan="on")
+        timeout_graceful_shutdown=5, lifespan="on", http=BoundedHttpProtocol)
     server = _Server(uvicorn_config, stop.set)
 
     collecting = None
