@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from .conftest import CATEGORIES, SCREENSHOTS, SOURCE, XSS_LABEL
+from .conftest import CATEGORIES, SCREENSHOTS, SOURCE, XSS_CATEGORY, XSS_LABEL, XSS_SOURCE, XSS_UNIT
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -247,6 +247,15 @@ def test_a_label_that_looks_like_html_is_text_and_runs_nothing(open_page):
     assert XSS_LABEL in legend
     assert XSS_LABEL in app.js("() => document.querySelector('#inspector').textContent")
     assert app.js("() => document.querySelectorAll('img[src=x], img[onerror]').length") == 0
+    app.page.wait_for_timeout(300)
+    assert app.dialogs == []
+    assert app.errors == []
+    # A source, category and unit that are all markup: shown as text, nothing made of them.
+    app.open("?" + urlencode({"source": XSS_SOURCE}))
+    text = app.js("() => document.body.innerText")
+    assert XSS_CATEGORY in text and XSS_LABEL in text and XSS_UNIT in text
+    assert XSS_SOURCE in app.js("() => document.querySelector('#source').textContent")
+    assert app.js("""() => document.querySelectorAll('svg[onload], img[onerror], main script, b').length""") == 0
     app.page.wait_for_timeout(300)
     assert app.dialogs == []
     assert app.errors == []
