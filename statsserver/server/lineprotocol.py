@@ -67,8 +67,10 @@ def _pair(text: str) -> tuple[str, str, str]:
         index = text.find("=", index)
         if index < 0:
             return text, "", ""
-        slashes = len(text[:index]) - len(text[:index].rstrip("\\"))
-        if slashes % 2 == 0:
+        before = index
+        while before and text[before - 1] == "\\":
+            before -= 1
+        if (index - before) % 2 == 0:  # an even run of backslashes escapes only itself
             return text[:index], "=", text[index + 1 :]
         index += 1
 

@@ -69,10 +69,10 @@ class Writer:
         with self._lock:
             try:
                 self.db.execute("BEGIN IMMEDIATE")
-                if self._catalog_stale:
-                    self._load_catalog()
-                    self._catalog_stale = False
                 try:
+                    if self._catalog_stale:
+                        self._load_catalog()
+                        self._catalog_stale = False
                     yield
                     self.db.execute("COMMIT")
                 except BaseException:
