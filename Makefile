@@ -9,7 +9,7 @@ WEB_MODULES := web/node_modules/.package-lock.json
 WEB_SOURCES := $(wildcard web/src/*) web/build.mjs web/icons.mjs web/package.json
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench lock clean docs web
+.PHONY: run test bench lock clean docs web reliability
 
 $(BIN)/statsserver: pyproject.toml setup.py requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ run: $(WEB_DIST) $(BIN)/statsserver
 test: $(WEB_DIST) $(BIN)/statsserver $(CHROMIUM)
 	mkdir -p $(ARTIFACTS)
 	$(BIN)/python -m pytest
+
+# The reliability scenarios (tests/reliability, also part of `make test`), then their table in
+# docs/reliability.md.
+reliability: $(WEB_DIST) $(BIN)/statsserver $(CHROMIUM)
+	mkdir -p $(ARTIFACTS)
+	$(BIN)/python -m pytest tests/reliability
+	$(BIN)/python -m tests.reliability.report
 
 bench: $(WEB_DIST) $(BIN)/statsserver $(CHROMIUM)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

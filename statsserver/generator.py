@@ -97,7 +97,7 @@ def maintain_if_alone(writer: Writer, config) -> bool:
     return True
 
 
-def build_sampler(config) -> Sampler:
+def build_sampler(config, clock=time.time) -> Sampler:
     collectors = load_collectors(config)
     processes = None
     if config.generator.processes and "processes" not in config.generator.disable:
@@ -106,18 +106,19 @@ def build_sampler(config) -> Sampler:
     budget = min(config.generator.interval / 2, 2.0)
     log.info("collectors: %s%s", ", ".join(c.name for c in collectors),
              ", processes" if processes else "")
-    return Sampler(collectors, processes, plugin_budget=budget)
+    return Sampler(collectors, processes, plugin_budget=budget, clock=clock)
 
 
 class Generator:
     def __init__(self, config, sampler: Sampler | None = None, source: str | None = None,
                  clock=time.time) -> None:
+        """`clock` is the wall clock that stamps samples and drives retention (tests inject one)."""
         self.config = config
         self.interval = config.generator.interval
         self.max_age = config.generator.max_age
         self.keep = retention_settings(config)
         self.source = source or socket.gethostname()
-        self.sampler = sampler or build_sampler(config)
+        self.sampler = sampler or build_sampler(config, clock)
         self.clock = clock
         self.lock = WriterLock(config.database_path)
         self.writer: Writer | None = None

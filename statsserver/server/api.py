@@ -39,9 +39,15 @@ def _source(request: Request, source: str | None) -> str:
     return source
 
 
+# Times far outside any clock's reach would only overflow the store's millisecond integers.
+LATEST_TIME = 1e11  # Unix seconds, about the year 5138
+
+
 def _finite(field: str, value: float | None) -> float | None:
     if value is not None and not math.isfinite(value):
         raise BadRequest(f"{field} must be a finite number", field)
+    if value is not None and not 0 <= value <= LATEST_TIME:
+        raise BadRequest(f"{field} must be Unix seconds between 0 and {LATEST_TIME:.0e}", field)
     return value
 
 

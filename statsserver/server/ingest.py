@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from ..collectors.base import Metric, gauge
 from ..storage import StoreError, Writer
@@ -198,11 +199,15 @@ async def read_body(request: Request) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise BadRequest(f"body is larger than {limit} bytes ([server] max_body)", None, status=413)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(f"body is larger than {limit} bytes ([server] max_body)", None, status=413)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadRequest(f"body is larger than {limit} bytes ([server] max_body)", None, status=413)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Gone before the body was whole (or dropped for sending it too slowly): nothing to store.
+        raise BadRequest("the client went away before its body arrived", None) from None
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "identity").lower()
     if encoding == "gzip":

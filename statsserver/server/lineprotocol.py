@@ -60,6 +60,21 @@ def _split(text: str, separators: str, line: int) -> list[str]:
     return parts
 
 
+def _pair(text: str) -> tuple[str, str, str]:
+    """Like str.partition("="), at the first `=` that is not escaped (a key may hold `\\=`)."""
+    index = 0
+    while True:
+        index = text.find("=", index)
+        if index < 0:
+            return text, "", ""
+        before = index
+        while before and text[before - 1] == "\\":
+            before -= 1
+        if (index - before) % 2 == 0:  # an even run of backslashes escapes only itself
+            return text[:index], "=", text[index + 1 :]
+        index += 1
+
+
 def _unescape(text: str) -> str:
     if "\\" not in text:
         return text
@@ -86,6 +101,10 @@ def _field_value(text: str, line: int, key: str) -> float | None:
         if "_" in number:  # Python reads 1_000 as a number; the line protocol does not
             raise ValueError
         value = int(number) if text[-1:] in ("i", "u") else float(number)
+        if text[-1:] in ("i", "u"):
+            float(value)  # an integer larger than any float: refused below, not a 500 later
+    except OverflowError:
+        raise LineError(line, f"field {key!r} is not a finite number") from None
     except ValueError:
         raise LineError(line, f"field {key!r} has value {text!r}, which is not a number or boolean") from None
     if text[-1:] == "u" and value < 0:
@@ -102,7 +121,7 @@ def _series_key(text: str, line: int) -> tuple[str, tuple[tuple[str, str], ...]]
         raise LineError(line, "missing measurement")
     tags = []
     for tag in series[1:]:
-        key, equals, value = tag.partition("=")
+        key, equals, value = _pair(tag)
         if not equals or not key or not value:
             raise LineError(line, f"tag {tag!r} is not key=value")
         tags.append((_unescape(key), _unescape(value)))
@@ -112,7 +131,7 @@ def _series_key(text: str, line: int) -> tuple[str, tuple[tuple[str, str], ...]]
 def _fields(text: str, line: int) -> tuple[tuple[str, float], ...]:
     fields = []
     for field in _split(text, ",", line):
-        key, equals, value = field.partition("=")
+        key, equals, value = _pair(field)
         if not equals or not key or not value:
             raise LineError(line, f"field {field!r} is not key=value")
         parsed = _field_value(value, line, _unescape(key))
@@ -128,7 +147,7 @@ def _plain_fields(text: str) -> tuple[tuple[str, float], ...] | None:
         key, _, value = field.partition("=")
         try:
             number = float(int(value[:-1])) if value[-1:] == "i" else float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             return None
         if not key or "_" in value or not math.isfinite(number):
             return None
@@ -163,6 +182,8 @@ def parse(body: str, precision: str = "ns") -> list[LinePoint]:
                 time = int(sections[2]) * scale
             except ValueError:
                 raise LineError(number, f"timestamp {sections[2]!r} is not an integer") from None
+            except OverflowError:
+                raise LineError(number, "timestamp is out of range") from None
         if fields:
             points.append(LinePoint(key[0], key[1], fields, time))
     return points

@@ -10,9 +10,11 @@ import threading
 import uvicorn
 
 from ..generator import Generator
+from ..storage import Writer
 from .app import create_app
 from .auth import load_or_create_token
 from .ingest import INGEST_PATHS
+from .slowclients import BoundedHttpProtocol
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,9 @@ def addresses(host: str, port: int, token: str | None, tls: bool) -> list[str]:
 def serve(config, generator: Generator | None = None, stop: threading.Event | None = None) -> None:
     """Serve until Ctrl-C or SIGTERM; with a generator, collect in a thread beside it."""
     server_settings = config.server
+    # A database that cannot be used stops start-up here, with its one-line reason, rather than
+    # in the app's lifespan, where uvicorn would print a traceback after "serving at".
+    Writer(config.database_path).close()
     token = None
     if server_settings.auth == "token":
         token = load_or_create_token(config.generator.directory)
@@ -73,7 +78,7 @@ def serve(config, generator: Generator | None = None, stop: threading.Event | No
         app, log_level="debug" if server_settings.debug else "warning",
         access_log=server_settings.debug, server_header=False, proxy_headers=False,
         ssl_certfile=server_settings.certfile or None, ssl_keyfile=server_settings.keyfile or None,
-        timeout_graceful_shutdown=5, lifespan="on")
+        timeout_graceful_shutdown=5, lifespan="on", http=BoundedHttpProtocol)
     server = _Server(uvicorn_config, stop.set)
 
     collecting = None

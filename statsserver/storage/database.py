@@ -20,15 +20,22 @@ def open_for_writing(path: Path) -> sqlite3.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except (sqlite3.Error, OSError) as error:
+        raise StoreError(f"{path}: cannot be opened for writing: {error}") from None
+    try:
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # Migrations first: they refuse a file that is not ours before anything is written to
+        # it (switching to WAL rewrites the header of whatever file it is).
+        migrate(connection)
         connection.execute("PRAGMA journal_mode = WAL")
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits,
         # a killed process loses nothing committed.
         connection.execute("PRAGMA synchronous = NORMAL")
-        migrate(connection)
     except SchemaError as error:
+        connection.close()
         raise StoreError(f"{path}: cannot be used: {error}") from None
     except (sqlite3.Error, OSError) as error:
+        connection.close()
         raise StoreError(f"{path}: cannot be opened for writing: {error}") from None
     return connection
 

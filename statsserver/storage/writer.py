@@ -34,6 +34,7 @@ class Writer:
         self.path = Path(path)
         self.db = open_for_writing(self.path)
         self._lock = threading.RLock()  # `statsserver run`: the generator and the server share it
+        self._catalog_stale = False
         self._load_catalog()
 
     def _load_catalog(self) -> None:
@@ -83,11 +84,17 @@ class Writer:
             try:
                 self.db.execute("BEGIN IMMEDIATE")
                 try:
+                    if self._catalog_stale:
+                        self._load_catalog()
+                        self._catalog_stale = False
                     yield
                     self.db.execute("COMMIT")
                 except BaseException:
-                    self.db.execute("ROLLBACK")
-                    self._load_catalog()
+                    # Ids handed out in this transaction may be gone; read the catalog again
+                    # in the next one. SQLite may have rolled back already (a full disk does).
+                    self._catalog_stale = True
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as error:
                 raise StoreError(f"{self.path}: {failure}: {error}") from None

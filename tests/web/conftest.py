@@ -16,6 +16,11 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
                  "--no-first-run"]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 XSS_LABEL = "<img src=x onerror=alert(1)>"
+# Script in every name a pusher controls, on a server of its own (a long source name changes the
+# header's layout, which the gesture tests measure).
+XSS_SOURCE = "<svg onload=alert('source')>"
+XSS_CATEGORY = "<script>alert('category')</script>"
+XSS_UNIT = "<b>u</b>"
 SOURCE = "bench"
 CATEGORIES = 20
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from .conftest import CATEGORIES, SCREENSHOTS, SOURCE, XSS_LABEL
+from .conftest import CATEGORIES, SCREENSHOTS, SOURCE, XSS_CATEGORY, XSS_LABEL, XSS_SOURCE, XSS_UNIT
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -277,6 +277,26 @@ def test_a_label_that_looks_like_html_is_text_and_runs_nothing(open_page):
     assert XSS_LABEL in legend
     assert XSS_LABEL in app.js("() => document.querySelector('#inspector').textContent")
     assert app.js("() => document.querySelectorAll('img[src=x], img[onerror]').length") == 0
+    app.page.wait_for_timeout(300)
+    assert app.dialogs == []
+    assert app.errors == []
+
+
+def test_markup_in_every_name_a_pusher_sends_is_text(open_page, start_server):
+    """A source, category, label and unit that are all markup: shown as text, nothing made of them."""
+    server = start_server(command="serve")
+    with server.client() as client:
+        stored = client.post("/api/points", json={"source": XSS_SOURCE, "points": [
+            {"category": XSS_CATEGORY, "label": XSS_LABEL, "unit": XSS_UNIT, "value": 1 + i % 5,
+             "time": time.time() - 600 + i * 10} for i in range(60)]})
+        assert stored.status_code == 200, stored.text
+    app = open_page(server, viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open("?" + urlencode({"source": XSS_SOURCE}))
+    text = app.js("() => document.body.innerText")
+    assert XSS_CATEGORY in text and XSS_LABEL in text and XSS_UNIT in text
+    assert XSS_SOURCE in app.js("() => document.querySelector('#source').textContent")
+    assert app.js("""() => document.querySelectorAll('svg[onload], img[onerror], main script, b').length""") == 0
     app.page.wait_for_timeout(300)
     assert app.dialogs == []
     assert app.errors == []
