@@ -132,7 +132,7 @@ def processes(request: Request, t: float = Query(description="Unix seconds"),
                         "`max`; buckets where the process was not listed are left out.")
 def process(
     request: Request,
-    pid: int = Query(ge=0, description="Process id"),
+    pid: int = Query(ge=0, le=2**31 - 1, description="Process id"),
     started: float = Query(description="Start time of the process, Unix seconds (within a second)"),
     source: str | None = Query(None, description="Default: this machine"),
     from_: float | None = Query(None, alias="from", description="Unix seconds; default: an hour before `to`"),

@@ -40,7 +40,13 @@ async def hammer(url: str, token: str, seconds: float) -> tuple[dict, list[str],
                 path = routes[turn % len(routes)]
                 now = time.time()
                 params = {"t": now - 1} if path == "/api/moment" else {"from": now - 300, "to": now, "points": 300}
-                note(await client.get(path, params=params))
+                try:
+                    response = await client.get(path, params=params)
+                except (httpx.ReadError, httpx.RemoteProtocolError):
+                    # A kept-alive connection the server closed as this request left (its idle
+                    # timeout): browsers send such a GET again, and so does this reader.
+                    response = await client.get(path, params=params)
+                note(response)
                 turn += 1
 
         async def pusher() -> None:
