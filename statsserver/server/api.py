@@ -6,10 +6,10 @@ import math
 import time
 
 import orjson
+from anyio import to_thread
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from .errors import BadRequest
@@ -97,13 +97,13 @@ async def data(
         return orjson.dumps(state.reader().query(name, since, until, points, categories))
 
     if end is None:  # "until now" changes by the second: nothing to keep
-        answer = await run_in_threadpool(compute)
+        answer = await to_thread.run_sync(compute, limiter=state.queries)
     else:
         key = (source, start, end, points, tuple(categories) if categories else None)
         version = state.answers.version()
         answer = state.answers.get(key, version)
         if answer is None:
-            answer = await run_in_threadpool(compute)
+            answer = await to_thread.run_sync(compute, limiter=state.queries)
             state.answers.put(key, version, answer)
     return Response(answer, media_type="application/json")
 

@@ -6,11 +6,13 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.middleware.gzip import GZipMiddleware
@@ -80,6 +82,9 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
     async def lifespan(app: FastAPI):
         store = Writer(config.database_path)
         app.state.ingest = ingest.IngestWriter(store, config.server.max_series_per_source)
+        # Range queries are numpy and SQLite work: run more at once than there are cores and
+        # each takes longer (their threads contend for the interpreter), so they take turns.
+        app.state.queries = anyio.CapacityLimiter(os.cpu_count() or 2)
         poller = asyncio.create_task(feed.run())
         stop_maintenance = threading.Event()
         maintenance = threading.Thread(target=maintain_while_serving, args=(config, stop_maintenance),
