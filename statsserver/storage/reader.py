@@ -44,6 +44,11 @@ class DecodedBlocks:
         self.entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
         self.lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+            self.size = 0
+
     def get(self, decode, blob: bytes):
         key = (decode, blob)
         with self.lock:
