@@ -5,8 +5,6 @@ One generator writes one database; a lock file next to it keeps a second one out
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import socket
@@ -96,28 +94,7 @@ def maintain_if_alone(writer: Writer, config) -> bool:
                         budget=MAINTAIN_BUDGET_SECONDS)
     finally:
         lock.release()
-        release_freed_memory()
     return True
-
-
-def _malloc_trim():
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: its allocator gives memory back by itself
-        return None
-
-
-_MALLOC_TRIM = _malloc_trim()
-
-
-def release_freed_memory() -> None:
-    """Hand memory that maintenance freed back to the system.
-
-    A window's blocks are matrices of many MiB at short intervals; glibc keeps what they freed
-    in its heap, so the collector's resident size would stay at the highest it ever reached.
-    """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 def build_sampler(config, clock=time.time) -> Sampler:
@@ -187,8 +164,6 @@ class Generator:
         except StoreError as error:
             log.error("%s", error)
             return
-        finally:
-            release_freed_memory()
         if report.windows or any(report.deleted.values()):
             log.debug("maintenance: %d windows compacted, %d rollup chunks written, deleted %s%s",
                       report.windows, report.rollup_chunks, report.deleted,

@@ -82,8 +82,6 @@ async def data(
     state = request.app.state
     end = _finite("to", to) if to is not None else None
     start = _finite("from", from_) if from_ is not None else None
-    if start is not None and end is not None and start >= end:
-        raise BadRequest("from must be before to", "from")
     categories = None
     if category:
         categories = [part for entry in category for part in entry.split(",") if part]

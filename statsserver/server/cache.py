@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Hashable
+from typing import Hashable
 
 from ..storage.database import open_for_reading
 
@@ -59,14 +59,6 @@ class AnswerCache:
             self._answers.move_to_end(key)
             while len(self._answers) > self.entries:
                 self._answers.popitem(last=False)
-
-    def answer(self, key: Hashable, compute: Callable[[], bytes]) -> bytes:
-        version = self.version()
-        found = self.get(key, version)
-        if found is None:
-            found = compute()
-            self.put(key, version, found)
-        return found
 
     def close(self) -> None:
         with self._lock:

@@ -399,8 +399,7 @@ async def influx_v1_write(request: Request) -> Response:
 # Each push handler reads its request itself, so it needs nothing of FastAPI's routing and
 # parameter machinery, which would be most of the cost of a one-value push. The routes above
 # stay declared for the OpenAPI document (and answer a wrong method with 405).
-DIRECT = {"/add_data_point": ({"GET", "POST"}, add_data_point), "/api/points": ({"POST"}, add_points),
-          "/api/v2/write": ({"POST"}, influx_v2_write), "/write": ({"POST"}, influx_v1_write)}
+DIRECT = {route.path: (route.methods, route.endpoint) for route in router.routes}
 INGEST_PATHS = tuple(DIRECT)
 
 

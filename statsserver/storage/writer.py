@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import sqlite3
 import threading
@@ -221,6 +223,8 @@ class Writer:
         except (sqlite3.Error, CodecError) as error:
             # A damaged block is one logged error, not the end of the maintenance thread.
             raise StoreError(f"{self.path}: maintenance failed: {error}") from None
+        finally:
+            release_freed_memory()
 
     def expire(self, older_than: float) -> int:
         """Delete everything older than `older_than` (Unix time) at every tier; returns rows deleted."""
@@ -238,6 +242,26 @@ class Writer:
             self.db.execute("PRAGMA optimize")
         finally:
             self.db.close()
+
+
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: its allocator gives memory back by itself
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand memory that maintenance freed back to the system.
+
+    A window's blocks are matrices of many MiB at short intervals; glibc keeps what they freed
+    in its heap, so a collector's resident size would stay at the highest it ever reached.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _finite(value) -> float | None:

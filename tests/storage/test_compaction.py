@@ -168,16 +168,25 @@ def test_planner_reads_the_coarsest_tier_that_gives_the_points(tmp_path):
     writer.close()
 
 
-def test_planner_falls_back_to_a_coarser_tier_where_the_finer_one_expired(tmp_path):
+EXPIRED_NOW = T0 + 3 * 86400
+
+
+@pytest.fixture
+def raw_expired(tmp_path):
+    """Three days at one a minute, raw kept for the last day only: the first two are rollups."""
     path = tmp_path / "store.db"
     writer = store(path, steady(3 * 86400, step=60.0), interval=60.0)
-    now = T0 + 3 * 86400
-    writer.maintain(now, keep={"keep_raw": 86400})
+    writer.maintain(EXPIRED_NOW, keep={"keep_raw": 86400})
+    yield path
+    writer.close()
+
+
+def test_planner_falls_back_to_a_coarser_tier_where_the_finer_one_expired(raw_expired):
+    path, now = raw_expired, EXPIRED_NOW
     old = Reader(path).query(SOURCE, T0, T0 + 3600, 60, categories=["cpu"])  # raw and 10 s are gone
     assert old["tier"] == "1m" and old["series"][0]["avg"][0] == 0.0
     recent = Reader(path).query(SOURCE, now - 3600, now, 1000, categories=["cpu"])
     assert recent["tier"] == "raw"
-    writer.close()
 
 
 def tier_spans(db):
@@ -313,18 +322,14 @@ def test_late_points_merge_into_compacted_windows_without_doubling(tmp_path):
     writer.close()
 
 
-def test_moment_falls_back_to_the_finest_rollup(tmp_path):
-    path = tmp_path / "store.db"
-    writer = store(path, steady(3 * 86400, step=60.0), interval=60.0)
-    now = T0 + 3 * 86400
-    writer.maintain(now, keep={"keep_raw": 86400})
-    reader = Reader(path)
+def test_moment_falls_back_to_the_finest_rollup(raw_expired):
+    now = EXPIRED_NOW
+    reader = Reader(raw_expired)
     old = reader.moment(SOURCE, T0 + 125)
     assert old["values"]["cpu"]["total"] == {"time": T0 + 150, "value": 2.0}  # the 1 m bucket
     recent = reader.moment(SOURCE, now - 60)
     assert recent["values"]["cpu"]["total"]["time"] == now - 60
     assert reader.latest(SOURCE)["cpu"]["total"] == (now - 60, float((3 * 1440 - 1) % 50))
-    writer.close()
 
 
 def test_bad_values_are_left_out_and_never_crash(tmp_path):

@@ -100,6 +100,13 @@ def swipe(app, cdp, starts, ends, steps=8):
     touch(cdp, "touchEnd")
 
 
+def drag(mouse, start_x, end_x, y):
+    mouse.move(start_x, y)
+    mouse.down()
+    mouse.move(end_x, y, steps=5)
+    mouse.up()
+
+
 def plot_box(app, index=0):
     return app.js(f"() => {{ const r = document.querySelectorAll('figure.chart .u-over')[{index}].getBoundingClientRect();"
                   " return [r.left, r.top, r.width, r.height]; }")
@@ -192,18 +199,12 @@ def test_mouse_wheel_select_and_lower_half_drag_zoom_and_pan_and_double_click_re
     assert span() < 3600 * 0.8
     # Dragging across the upper half selects the span to show
     before = app.js(SHOWN_WINDOW)
-    mouse.move(left + width * 0.25, top + height * 0.2)
-    mouse.down()
-    mouse.move(left + width * 0.5, top + height * 0.2, steps=5)
-    mouse.up()
+    drag(mouse, left + width * 0.25, left + width * 0.5, top + height * 0.2)
     app.wait(f"() => ({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] < {(before[1] - before[0]) * 0.3}")
     selected = app.js(SHOWN_WINDOW)
     assert selected[1] - selected[0] == pytest.approx((before[1] - before[0]) / 4, rel=0.05)
     # Dragging in the lower half pans: to the right shows earlier times
-    mouse.move(left + width * 0.3, top + height * 0.8)
-    mouse.down()
-    mouse.move(left + width * 0.6, top + height * 0.8, steps=5)
-    mouse.up()
+    drag(mouse, left + width * 0.3, left + width * 0.6, top + height * 0.8)
     app.wait(f"() => ({SHOWN_WINDOW})()[0] < {selected[0] - 1}")
     panned = app.js(SHOWN_WINDOW)
     assert selected[0] - panned[0] == pytest.approx(0.3 * (selected[1] - selected[0]), rel=0.1)
