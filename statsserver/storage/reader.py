@@ -119,11 +119,15 @@ class Reader:
             f" WHERE sources.name = ?{wanted} ORDER BY category, series.id", (source, *(categories or ())))
         return [Series(*row[:6], bool(row[6]), row[7]) for row in rows]
 
-    def _decoded(self, decode, blob: bytes):
+    def _checked(self, decode, *blobs):
         try:
-            return DECODED.get(decode, blob)
+            return decode(*blobs)
         except CodecError as error:
             raise StoreError(f"{self.path}: {error}") from None
+
+    def _decoded(self, decode, blob: bytes):
+        """A metric block or window's times, decoded once for every reader of the process."""
+        return self._checked(DECODED.get, decode, blob)
 
     def _groups(self, source: str, categories=None) -> list[int]:
         rows = self._rows("SELECT groups.id, category FROM groups JOIN sources ON sources.id = source_id"
@@ -281,12 +285,6 @@ class Reader:
         rows = self._rows("SELECT id FROM sources WHERE name = ?", (source,))
         return rows[0][0] if rows else None
 
-    def _process_decoded(self, decode, *blobs):
-        try:
-            return decode(*blobs)
-        except CodecError as error:
-            raise StoreError(f"{self.path}: {error}") from None
-
     def _process_blocks(self, source_id: int, tier: int, low: int, high: int) -> list[tuple[int, int, bytes, bytes]]:
         """(start, end, times blob, data blob) of the process blocks overlapping [low, high]."""
         return self._rows("SELECT start, end, times, data FROM process_chunks WHERE source_id = ? AND tier = ?"
@@ -319,7 +317,7 @@ class Reader:
         if head:
             best = (abs(head[0][0] - target), head[0][0], "head", None)
         for start, _, times_blob, data_blob in self._process_blocks(source_id, history.RAW_TIER, low, high):
-            times = self._process_decoded(history.decode_times, times_blob)
+            times = self._checked(history.decode_times, times_blob)
             inside = times[(times >= low) & (times <= high)]
             if len(inside):
                 nearest = int(inside[np.argmin(np.abs(inside - target))])
@@ -336,7 +334,7 @@ class Reader:
             minute = target - target % MINUTE
             for start, _, times_blob, data_blob in self._process_blocks(source_id, history.MINUTE_TIER,
                                                                        minute, minute):
-                if minute in self._process_decoded(history.decode_times, times_blob):
+                if minute in self._checked(history.decode_times, times_blob):
                     best = (0, minute, "1m", (times_blob, data_blob))
         if best is None:
             return empty
@@ -346,7 +344,7 @@ class Reader:
             rows = self._rows("SELECT process_id, cpu, rss, disk_read, disk_write, state FROM process_samples"
                               " WHERE source_id = ? AND time = ?", (source_id, time))
         else:
-            block = self._process_decoded(history.decode_block, *blobs)
+            block = self._checked(history.decode_block, *blobs)
             column = int(np.searchsorted(block.times, time))
             cells = block.values[:, :, column]
             rows = [(int(process), *_number_or_none(cells[:4, row]),
@@ -391,7 +389,7 @@ class Reader:
             return None
         target = to_ms(started)
         for _, _, times_blob, data_blob in self._process_blocks(source_id, history.MINUTE_TIER, to_ms(start), to_ms(end)):
-            block = self._process_decoded(history.decode_block, times_blob, data_blob)
+            block = self._checked(history.decode_block, times_blob, data_blob)
             for process, (found_pid, started_ms, name, user, command) in (block.identities or {}).items():
                 if found_pid == pid and abs(started_ms - target) <= history.STARTED_TOLERANCE_MS:
                     return {"id": process, "source_id": source_id, "pid": pid, "started": started_ms / 1000,
@@ -418,7 +416,7 @@ class Reader:
         series: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"raw": [], "1m": []}
 
         def take(tier_name: str, blobs) -> None:
-            block = self._process_decoded(history.decode_block, *blobs)
+            block = self._checked(history.decode_block, *blobs)
             row = np.searchsorted(block.ids, process)
             if row < len(block.ids) and block.ids[row] == process:
                 keep = ~np.isnan(block.values[1, row]) & (block.times >= low) & (block.times < high)
