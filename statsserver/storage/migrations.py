@@ -144,6 +144,26 @@ MIGRATIONS: list[tuple[str, str]] = [
             UNION ALL
             SELECT series_id, time, value FROM incoming;
     """),
+    # Keyed by series, `incoming` grew the scatter it was made to avoid: while a second's pushes
+    # of thousands of series wait there, each insert lands on a different leaf. Keyed by time
+    # first, a request's rows append to the end of the tree (and a reader's recent range is one
+    # run of it); settling sorts them by series, as before.
+    ("0005_incoming_by_time", """
+        DROP VIEW head;
+        CREATE TABLE incoming_by_time (
+            time INTEGER NOT NULL,
+            series_id INTEGER NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (time, series_id)
+        ) WITHOUT ROWID;
+        INSERT INTO incoming_by_time SELECT time, series_id, value FROM incoming;
+        DROP TABLE incoming;
+        ALTER TABLE incoming_by_time RENAME TO incoming;
+        CREATE VIEW head AS
+            SELECT series_id, time, value FROM samples
+            UNION ALL
+            SELECT series_id, time, value FROM incoming;
+    """),
 ]
 
 

@@ -31,6 +31,19 @@ def test_an_older_database_migrates_and_keeps_its_data(tmp_path):
     assert db.execute("SELECT colour FROM series").fetchall() == [("red",)]
 
 
+
+def test_points_waiting_in_incoming_survive_its_new_key(tmp_path):
+    db = connect(tmp_path / "waiting.db")
+    names = [name for name, _ in MIGRATIONS]
+    migrate(db, MIGRATIONS[:names.index("0004_incoming") + 1])
+    db.execute("INSERT INTO sources (name, interval) VALUES ('pi', 1)")
+    db.execute("INSERT INTO series (source_id, category, label) VALUES (1, 'cpu', 'total')")
+    db.execute("INSERT INTO samples VALUES (1, 1000, 1.0)")
+    db.execute("INSERT INTO incoming VALUES (1, 2000, 2.0), (1, 3000, 3.0)")
+    assert migrate(db) == names[names.index("0004_incoming") + 1:]
+    assert db.execute("SELECT time, value FROM head ORDER BY time").fetchall() == [(1000, 1.0), (2000, 2.0), (3000, 3.0)]
+    assert [row[1] for row in db.execute("PRAGMA table_info(incoming)")] == ["time", "series_id", "value"]
+
 def test_a_failing_migration_changes_nothing(tmp_path):
     db = connect(tmp_path / "a.db")
     migrate(db)
