@@ -34,8 +34,11 @@ UNIT_MAX = 16
 EARLIEST = 946_684_800  # 2000-01-01
 LATEST_AHEAD = 86_400
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# How many requests one group commit takes at most, so one transaction stays short.
+# How much one group commit takes at most, so one transaction stays short. A big request goes
+# alone: its transaction already pays for itself, and the next request's parsing overlaps it
+# instead of waiting to be answered together with it.
 GROUP_MAX = 256
+GROUP_POINTS = 5_000
 # Pushed points wait in `incoming` (readers see them there) at most about this long before the
 # ingest thread moves them into the head: long enough to move many rows per page, short enough
 # that `incoming` stays small.
@@ -155,8 +158,8 @@ class IngestWriter:
                 return
             if not first:
                 continue
-            group = [first]
-            while len(group) < GROUP_MAX:
+            group, points = [first], len(first[1])
+            while len(group) < GROUP_MAX and points < GROUP_POINTS:
                 try:
                     item = self.pending.get_nowait()
                 except queue.Empty:
@@ -165,6 +168,7 @@ class IngestWriter:
                     self.pending.put(None)  # finish this group, then stop
                     break
                 group.append(item)
+                points += len(item[1])
             try:
                 outcomes = self.writer.write_batches([item[:3] for item in group], self.limit)
             except StoreError as error:

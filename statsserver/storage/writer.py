@@ -123,7 +123,10 @@ class Writer:
             self._add_series(source_id, points, metrics)
             rows = _rows(self._series[source_id], points)
         table = "samples"
-        if pushed and len(rows) < DIRECT_ROWS_PER_SERIES * len({row[0] for row in rows}):
+        # Rows per series count only at distinct times: a request of many lines at one time (as
+        # Telegraf sends a host's metrics) adds one row per series, however many it names.
+        if pushed and (len({row[1] for row in rows}) < DIRECT_ROWS_PER_SERIES or
+                       len(rows) < DIRECT_ROWS_PER_SERIES * len({row[0] for row in rows})):
             table, self._unsettled = "incoming", True
         elif self._unsettled:  # what waits in `incoming` is older: it goes first, so this wins
             compaction.move_incoming(self.db)
