@@ -62,6 +62,18 @@ def check_name(field: str, value) -> str:
     return value.strip()
 
 
+# Names that passed check_name, as it returned them. A pushing program sends the same names
+# request after request; checking thousands of them again is most of a request's parsing.
+_CHECKED_NAMES: dict[str, str] = {}
+CHECKED_NAMES_MAX = 100_000
+
+
+def checked_names() -> dict[str, str]:
+    if len(_CHECKED_NAMES) > CHECKED_NAMES_MAX:  # a client inventing names: start afresh
+        _CHECKED_NAMES.clear()
+    return _CHECKED_NAMES
+
+
 def check_unit(value) -> str:
     if value is None or value == "":
         return ""
@@ -302,14 +314,15 @@ def parse_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
     if not isinstance(items, list) or not items:
         raise BadRequest("points must be a non-empty list", "points")
     now = time.time()
-    points, metrics, names, declared = [], Metrics(), {}, set()
+    latest = now + LATEST_AHEAD
+    points, metrics, names, declared = [], Metrics(), checked_names(), set()
     for index, item in enumerate(items):
         try:
             if not isinstance(item, dict):
                 raise BadRequest("must be an object", "")
             category, label = item.get("category"), item.get("label")
-            # Names repeat across points; each distinct one is checked once (check_name refuses
-            # anything but a fitting string, so only strings reach `names`).
+            # Names repeat across points and requests; each distinct one is checked once
+            # (check_name refuses anything but a fitting string, so only strings reach `names`).
             if category.__class__ is not str or category not in names:
                 names[category] = check_name("category", category)
             if label.__class__ is not str or label not in names:
@@ -318,7 +331,10 @@ def parse_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
             if value.__class__ is not float or value - value != 0.0:  # x - x is 0.0 for finite x only
                 value = check_value("value", value)
             at = item.get("time")
-            at = now if at is None else check_time(at, now)
+            if at is None:
+                at = now
+            elif at.__class__ is not float or not EARLIEST <= at <= latest:
+                at = check_time(at, now)
             points.append((names[category], names[label], at, value))
             unit, graph = item.get("unit", ""), item.get("graph", True)
             if unit.__class__ is not str or graph.__class__ is not bool or (category, unit, graph) not in declared:
@@ -350,13 +366,14 @@ def parse_line_protocol(body: bytes, precision: str, default_source: str) -> tup
     except lineprotocol.LineError as error:
         raise BadRequest(str(error), "precision" if error.line == 0 else "body") from None
     now = time.time()
-    sources, points, metrics, names = set(), [], Metrics(), {}
+    sources, points, metrics, names = set(), [], Metrics(), checked_names()
     for point in parsed:
         category, source = lineprotocol.category_and_source(point, default_source)
         sources.add(source)
         at = check_time(point.time, now) if point.time is not None else now
         if category not in names:
             names[category] = check_name("measurement", category)
+        if names[category] not in metrics:
             metrics.declare(names[category], "", True)
         for label, value in point.fields:
             if label not in names:
