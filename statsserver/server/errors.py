@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+
+from ..storage import StoreError
+
+log = logging.getLogger(__name__)
 
 
 class BadRequest(Exception):
@@ -43,4 +49,12 @@ async def http_error(request: Request, error: HTTPException) -> JSONResponse:
     return refusal(error.status_code, str(error.detail), headers=getattr(error, "headers", None))
 
 
-HANDLERS = {BadRequest: bad_request, RequestValidationError: invalid_request, HTTPException: http_error}
+async def store_failed(request: Request, error: StoreError) -> JSONResponse:
+    """The request was fine; the store could not answer it (a damaged block, a full disk, a
+    lock held too long). The reason names the file, and the server goes on serving the rest."""
+    log.warning("%s %s: %s", request.method, request.url.path, error)
+    return refusal(503, str(error))
+
+
+HANDLERS = {BadRequest: bad_request, RequestValidationError: invalid_request, HTTPException: http_error,
+            StoreError: store_failed}

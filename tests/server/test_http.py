@@ -380,3 +380,25 @@ def test_pushed_data_ages_out_when_only_the_server_runs(start_server):
             "source": "p", "from": old - 10, "to": time.time(), "points": 10000}).json())["times"]
             and len(d["times"]) == 1 and d)
     assert data["series"][0]["avg"] == [1.0]
+
+
+def test_a_damaged_block_is_a_503_with_a_reason_and_the_server_goes_on(start_server, tmp_path):
+    directory = tmp_path / "data"
+    directory.mkdir()
+    writer = Writer(directory / "statsserver.db")
+    start = time.time() - 3 * 3600
+    writer.write_points("garden", [("soil", "moisture", start + i, float(i % 50)) for i in range(2400)],
+                        {"soil": gauge("")})
+    while not writer.maintain(time.time()).finished:
+        pass
+    writer.db.execute("UPDATE chunks SET data = x'789c0300000000'")  # not a block
+    writer.close()
+    server = start_server("serve", directory=directory)
+    with server.client() as client:
+        # A point per second: only the raw blocks answer that.
+        query = {"source": "garden", "category": "soil", "from": start, "to": start + 2400, "points": 2400}
+        response = client.get("/api/data", params=query)
+        assert response.status_code == 503
+        assert "statsserver.db" in response.json()["error"] and "Traceback" not in response.text
+        assert client.get("/api/health").status_code == 200
+    assert "Traceback" not in server.stop()
