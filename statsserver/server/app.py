@@ -74,7 +74,7 @@ class ReaderPool:
 
 def create_app(config, token: str | None, local_source: str) -> FastAPI:
     readers = ReaderPool(config.database_path)
-    feed = Feed(lambda source, after: readers().since(source, after),
+    feed = Feed(lambda source, after, until: readers().since(source, after, until),
                 lambda source: readers().last_time(source),
                 poll_seconds=min(config.generator.interval, 1.0) / 2)
 

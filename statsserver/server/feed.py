@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import orjson
 
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 64
 KEEPALIVE_SECONDS = 15.0
 SEND_TIMEOUT_SECONDS = 10.0
+# A pushed time may be up to a day ahead (a clock set wrong elsewhere). Sent at once, it would
+# move the feed's mark that far ahead, and no sample before it would be sent until then; a time
+# further ahead than this is sent when its time comes instead.
+AHEAD_SECONDS = 60.0
 _CLOSE = object()
 
 
@@ -45,7 +50,7 @@ class Client:
 
 class Feed:
     def __init__(self, read_since, read_last_time, poll_seconds: float) -> None:
-        self.read_since = read_since  # (source, after) -> [{"time", "values"}], run in a thread
+        self.read_since = read_since  # (source, after, until) -> [{"time", "values"}], run in a thread
         self.read_last_time = read_last_time  # (source) -> newest stored time or None
         self.poll_seconds = poll_seconds
         self.clients: set[Client] = set()
@@ -81,11 +86,12 @@ class Feed:
                     log.exception("live feed: reading new samples of %s failed", source)
 
     async def _poll(self, source: str) -> None:
+        until = time.time() + AHEAD_SECONDS
         if source not in self.after:
             last = await asyncio.to_thread(self.read_last_time, source)
-            self.after[source] = last if last is not None else 0.0
+            self.after[source] = min(last, until) if last is not None else 0.0
             return
-        samples = await asyncio.to_thread(self.read_since, source, self.after[source])
+        samples = await asyncio.to_thread(self.read_since, source, self.after[source], until)
         if not samples:
             return
         self.after[source] = samples[-1]["time"]

@@ -24,6 +24,8 @@ from .database import StoreError, open_for_reading, to_ms
 from . import processes as history
 from .tiers import MINUTE, RAW, ROLLUPS, Tier
 
+_NEVER = 1 << 62  # ms, later than any stored time
+
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
 IRREGULAR_TOLERANCE = 600.0
@@ -186,8 +188,9 @@ class Reader:
         """The newest sample's time of a source, or None when it has none."""
         return max((at for labels in self.latest(source).values() for at, _ in labels.values()), default=None)
 
-    def since(self, source: str, after: float, limit: int = 10_000) -> list[dict]:
-        """Samples stored after `after` (Unix seconds), oldest first: what the live feed sends.
+    def since(self, source: str, after: float, until: float | None = None, limit: int = 10_000) -> list[dict]:
+        """Samples stored after `after` up to `until` (Unix seconds), oldest first: what the live
+        feed sends.
 
         [{"time": t, "values": {category: {label: value}}}], one entry per sample time.
         """
@@ -197,8 +200,8 @@ class Reader:
         marks = ",".join("?" * len(catalog))
         by_time: dict[int, dict[str, dict[str, float]]] = {}
         for series_id, time, value in self._rows(
-                f"SELECT series_id, time, value FROM head WHERE series_id IN ({marks}) AND time > ?"
-                f" ORDER BY time LIMIT ?", (*catalog, to_ms(after), limit)):
+                f"SELECT series_id, time, value FROM head WHERE series_id IN ({marks}) AND time > ? AND time <= ?"
+                f" ORDER BY time LIMIT ?", (*catalog, to_ms(after), _NEVER if until is None else to_ms(until), limit)):
             series = catalog[series_id]
             by_time.setdefault(time, {}).setdefault(series.category, {})[series.label] = value
         return [{"time": time / 1000, "values": values} for time, values in sorted(by_time.items())]

@@ -94,12 +94,36 @@ def test_feed_sends_each_source_its_own_samples(make_config):
     assert json.loads(first_b[6:]) == {"time": T0 + 1, "values": {"m": {"y": 3.0}}}
 
 
+def test_a_point_pushed_far_ahead_does_not_silence_the_feed(make_config):
+    config = make_config()
+    writer = Writer(config.database_path)
+    writer.write("a", time.time() - 1, {"m": {"x": 1.0}}, {"m": gauge()})
+    reader = Reader(config.database_path)
+
+    async def scenario():
+        feed = Feed(reader.since, reader.last_time, poll_seconds=0.01)
+        client = feed.subscribe("a")
+        task = asyncio.create_task(feed.run())
+        await asyncio.sleep(0.05)
+        writer.write_points("a", [("m", "x", time.time() + 3600, 2.0)], {"m": gauge()})  # a clock set wrong
+        await asyncio.sleep(0.05)
+        now = time.time()
+        writer.write("a", now, {"m": {"x": 3.0}}, {"m": gauge()})
+        event = await asyncio.wait_for(client.queue.get(), 2)
+        feed.close()
+        await asyncio.wait_for(task, 2)
+        return now, json.loads(event[6:])
+
+    now, event = run(scenario())
+    assert event == {"time": round(now, 3), "values": {"m": {"x": 3.0}}}
+
+
 def test_a_client_that_falls_behind_is_dropped(make_config, monkeypatch):
     monkeypatch.setattr(feed_module, "QUEUE_SIZE", 3)
     samples = [{"time": T0 + i, "values": {"m": {"x": float(i)}}} for i in range(10)]
 
     async def scenario():
-        feed = Feed(lambda source, after: [s for s in samples if s["time"] > after and source == "a"],
+        feed = Feed(lambda source, after, until: [s for s in samples if s["time"] > after and source == "a"],
                     lambda source: T0 - 1,
                     poll_seconds=0.01)
         slow, other = feed.subscribe("a"), feed.subscribe("b")
