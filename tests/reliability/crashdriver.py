@@ -3,27 +3,49 @@ collector whose values are known from their time, on a clock that runs SPEED tim
 the wall clock, so compaction, rollups and retention happen every second or so. (Much faster,
 and maintenance falls more than keep_raw behind: correct, but not the case under test.)
 
-Run as `python -m tests.reliability.crashdriver SETTINGS`. It prints `ready`, then a line per
-maintenance step as it commits (`begin`, `raw window`, `rollup 10s`, `retention`, `end`), so the
-test knows where a kill landed. It never stops on its own: the test kills it.
+Run as `python -m tests.reliability.crashdriver SETTINGS`. It prints `ready`, and for each
+maintenance run `begin`, then per step `<step> started` once its transaction has begun and the
+step's own line once it has committed (`incoming`, `raw window`, `rollup 10s`, `retention`),
+then `end`; so the test knows where a kill landed. `retention started` carries the cutoffs and
+how many rows of each kind they would delete, so a test can tell a rolled-back retention from
+a committed one. Each step holds its transaction open for HOLD seconds after its writes, before
+COMMIT, and each run waits as long after `begin`: a kill aimed at a step lands inside it. The
+delay is the driver's, in its own writer; product code runs as it is. It never stops on its own:
+the test kills it.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 from statsserver import config as settings
 from statsserver.collectors.base import Collector, gauge
 from statsserver.collectors.sampler import Sampler
 from statsserver.generator import Generator
 from statsserver.storage import Reader, StoreError, Writer
+from statsserver.storage.database import to_ms
+from statsserver.storage.tiers import retention
+
+from .store import expirable
 
 SOURCE = "crash"
 START = 1_700_000_000.0
 STEP = 5.0  # fake seconds per sample: 20-minute raw windows close every 240 samples
 SPEED = 300.0  # fake seconds per real second: a raw window closes every four seconds
+HOLD = 0.05  # seconds a maintenance step's transaction stays open after its writes
+
+# The maintenance step a write transaction belongs to, by the reason the writer would give if it
+# failed (a step the driver does not know about is a KeyError: the test must learn of it).
+STEPS = {
+    "pushed points could not be moved into the head": "incoming",
+    "a raw window could not be compacted": "raw window",
+    "rollups could not be packed": "rollup",
+    "old data could not be deleted": "retention",
+}
 
 
 def tick(time: float) -> int:
@@ -70,6 +92,24 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
+class AnnouncingWriter(Writer):
+    """The maintenance thread's writer: says when a step's transaction has begun, and holds it
+    open a moment before its COMMIT."""
+
+    cutoffs: dict[int, int] = {}  # the current run's, by tier number
+
+    @contextmanager
+    def _transaction(self, failure: str):
+        step = STEPS[failure]
+        with super()._transaction(failure):
+            started = f"{step} started"
+            if step == "retention":
+                started += " " + json.dumps({"cutoffs": self.cutoffs, "expirable": expirable(self.db, self.cutoffs)})
+            say(started)
+            yield
+            time.sleep(HOLD)
+
+
 def main(path: str) -> None:
     config = settings.load(path)
     last = None
@@ -84,10 +124,14 @@ def main(path: str) -> None:
     generator.open()
 
     def maintain() -> None:
-        writer = Writer(config.database_path)
+        writer = AnnouncingWriter(config.database_path)
+        kept = retention(generator.keep, generator.max_age)
         while True:
+            now = clock()
+            writer.cutoffs = {tier: to_ms(now) - ms for tier, ms in kept.items()}
             say("begin")
-            writer.maintain(clock(), generator.keep, generator.max_age, between_steps=say)
+            time.sleep(HOLD)
+            writer.maintain(now, generator.keep, generator.max_age, between_steps=say)
             say("end")
             threading.Event().wait(0.02)
 

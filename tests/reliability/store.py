@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from statsserver.storage.chunks import decode_raw_block, decode_times_array
+from statsserver.storage.tiers import RAW, ROLLUPS
 
 
 def integrity(path: Path) -> str:
@@ -35,10 +36,10 @@ def raw_samples(path: Path) -> dict[tuple[str, str, str], list[tuple[int, float]
                    for source, start, times in db.execute("SELECT source_id, start, times FROM windows")}
         groups = dict((row[0], row[1]) for row in db.execute("SELECT id, source_id FROM groups"))
         for group, start, data in db.execute("SELECT group_id, start, data FROM chunks WHERE tier = 0"):
-            times = windows[groups[group], start]
+            times = windows[groups[group], start].tolist()
             ids, values, _ = decode_raw_block(data)
-            for series, row in zip(ids.tolist(), values):
-                found[names[series]].extend((int(t), float(v)) for t, v in zip(times, row) if v == v)
+            for series, row in zip(ids.tolist(), values.tolist()):
+                found[names[series]].extend((t, v) for t, v in zip(times, row) if v == v)
         for series, time, value in db.execute(
                 "SELECT series_id, time, value FROM samples WHERE series_id IN (SELECT id FROM series)"):
             found[names[series]].append((time, value))
@@ -46,3 +47,22 @@ def raw_samples(path: Path) -> dict[tuple[str, str, str], list[tuple[int, float]
     finally:
         db.close()
     return found
+
+
+def expirable(db: sqlite3.Connection, cutoffs: dict[int, int]) -> dict[str, int]:
+    """How many rows of each kind retention with these cutoffs (ms, by tier) would delete: the
+    same conditions as storage/compaction.py's expire(), counted rather than deleted."""
+    raw = cutoffs[RAW.number]
+    counts = {
+        "samples": db.execute("SELECT count(*) FROM samples WHERE series_id IN (SELECT id FROM series) AND time < ?", (raw,)).fetchone()[0],
+        "windows": db.execute("SELECT count(*) FROM windows WHERE end <= ?", (raw,)).fetchone()[0],
+    }
+    for tier in (RAW, *ROLLUPS):
+        cutoff = cutoffs[tier.number]
+        counts[f"chunks {tier.name}"] = db.execute(
+            "SELECT count(*) FROM chunks WHERE tier = ? AND end <= ?", (tier.number, cutoff)).fetchone()[0]
+        if tier.step_ms:
+            counts[f"rollups {tier.name}"] = db.execute(
+                "SELECT count(*) FROM rollups WHERE tier = ? AND start <= ?",
+                (tier.number, cutoff - tier.step_ms)).fetchone()[0]
+    return counts
