@@ -12,22 +12,26 @@ import time
 
 import pytest
 
+from statsserver.collectors.base import gauge
+from statsserver.storage import Writer
+
 from ..conftest import ROOT, clean_environ, statsserver_command, wait_for
 from . import crashdriver
 from .store import expirable, integrity, raw_samples
 
-KILLS = 48  # and 12 of a real collector below
+KILLS = 48  # of the driver, and REAL_KILLS of a real collector
+REAL_KILLS = 12
 # Where each kill is aimed, in turn: at a random moment, or inside a maintenance step ("begin":
 # a run has started and no transaction has begun yet).
 AIMS = (None, "begin", "incoming", "raw window", "rollup", "retention")
 
 
 class Lines:
-    """A child's stdout, read as it comes, so the test knows the last thing it said."""
+    """A child's stdout (or stderr), read as it comes, so the test knows the last thing it said."""
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    def __init__(self, process: subprocess.Popen, stream=None) -> None:
         self.lines: list[str] = []
-        self.thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self.thread = threading.Thread(target=self._read, args=(stream or process.stdout,), daemon=True)
         self.thread.start()
 
     def _read(self, stream) -> None:
@@ -163,30 +167,146 @@ def test_sigkill_during_sampling_and_maintenance_loses_nothing(tmp_path, tally):
     assert {0, 1, 2} <= tiers, tiers
 
 
+SEED_SERIES = 20
+SEED_STEP = 5.0
+SEED_METRICS = {"seed": gauge("")}
+HOUR = 3600.0
+
+
+def seed_value(time: float, label: str) -> float:
+    return float((round(time / SEED_STEP) + int(label[1:])) % 97)  # whole numbers: exact in blocks
+
+
+def seed_points(start: float, end: float) -> list[tuple[str, str, float, float]]:
+    times = [start + n * SEED_STEP for n in range(round((end - start) / SEED_STEP))]
+    return [("seed", f"s{i}", t, seed_value(t, f"s{i}")) for t in times for i in range(SEED_SERIES)]
+
+
+def seed_backlog(database, source: str, now: float) -> dict[tuple[str, str, str], list[tuple[int, float]]]:
+    """Work for the collector's first maintenance run, in a source of its own: an hour of samples
+    past max_age, compacted as if it were then, for retention to delete; and 45 minutes of head
+    rows for it to compact into raw windows and rollups. Returns those head rows by series."""
+    head = seed_points(now - 50 * 60, now - 5 * 60)
+    writer = Writer(database)
+    try:
+        writer.write_points(source, seed_points(now - 5 * HOUR, now - 4 * HOUR), SEED_METRICS)
+        writer.maintain(now - 4 * HOUR + 300)
+        writer.write_points(source, head, SEED_METRICS)
+    finally:
+        writer.close()
+    by_series: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
+    for category, label, t, value in head:
+        by_series.setdefault((source, category, label), []).append((round(t * 1000), value))
+    return by_series
+
+
+def work_done(db: sqlite3.Connection) -> tuple:
+    """What maintenance has made of the store so far: each step that does work changes it; the
+    sampler, which writes only head rows meanwhile, does not."""
+    return db.execute(
+        "SELECT (SELECT count(*) FROM windows), (SELECT count(*) FROM rollups),"
+        " (SELECT count(*) FROM chunks), (SELECT total(length(data)) FROM chunks),"
+        " (SELECT count(*) FROM process_chunks), (SELECT total(length(data)) FROM process_chunks)").fetchone()
+
+
+def rehearse(database, now: float, max_age: float) -> list[tuple[str, tuple]]:
+    """The steps a maintenance run at `now` would take, each with work_done() after it: a run on a
+    copy of the file (the collector is not running)."""
+    copy = database.with_name("rehearsal.db")
+    copy.unlink(missing_ok=True)
+    with sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    writer = Writer(copy)
+    try:
+        steps = [("start", work_done(writer.db))]
+        writer.maintain(now, max_age=max_age, between_steps=lambda step: steps.append((step, work_done(writer.db))))
+    finally:
+        writer.close()
+    return steps
+
+
+def read_work_done(database) -> tuple:
+    with sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True) as db:
+        return work_done(db)
+
+
+def committed_step(states: list[tuple], state: tuple) -> int:
+    """The last step of a rehearsal whose state this is; -1 if none."""
+    return len(states) - 1 - states[::-1].index(state) if state in states else -1
+
+
+def keep_clear_of_a_new_horizon() -> None:
+    """Maintenance compacts head rows up to a minute boundary 30 s back; a rehearsal and the real
+    run a second or two later see the same boundary unless the clock passes :30 meanwhile."""
+    while 25 <= time.time() % 60 < 33:
+        time.sleep(0.2)
+
+
+# Where each kill of a real collector is aimed, in turn: at a random moment of its first second,
+# or inside a step of the maintenance run it starts with (a kind of step: one of them at random).
+REAL_AIMS = (None, "raw window", "rollup", "retention")
+
+
 @pytest.mark.long
-def test_sigkill_of_a_real_collect_process(tmp_path, tally):
-    """The real `statsserver collect` at its fastest interval, killed at random moments."""
+def test_sigkill_of_a_real_collect_process_during_its_maintenance(tmp_path, tally):
+    """The real `statsserver collect` at its fastest interval, killed during the maintenance run
+    it starts with, which has a backlog to work through: raw windows to compact, rollups to
+    pack, data past max_age to delete. A rehearsal on a copy of the file says which steps that
+    run takes and what the tables hold after each: the test waits for the state after the step
+    before its aim, kills, and then finds which step the collector had committed last. A state
+    that is none of them would be a step half done."""
     found = tally("Crash safety (SIGKILL)")
     database = tmp_path / "statsserver.db"
     rng = random.Random(11)
-    for kill in range(10):
-        process = subprocess.Popen(statsserver_command("collect", "--directory", str(tmp_path), "--interval", "0.1"),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=clean_environ())
+    command = statsserver_command("collect", "--directory", str(tmp_path), "--interval", "0.1",
+                                  "--set", f"generator.max_age={int(HOUR)}s")
+    landed: dict[str, int] = {}
+    for kill in range(REAL_KILLS):
+        aim = REAL_AIMS[kill % len(REAL_AIMS)]
+        seeded_at = time.time()
+        backlog = seed_backlog(database, f"seed{kill}", seeded_at)
+        before = raw_samples(database)
+        keep_clear_of_a_new_horizon()
+        steps = rehearse(database, time.time(), HOUR)
+        states = [state for _, state in steps]
+        assert [step for step, _ in steps][-1] == "retention" and states[-1] != states[-2], steps
+        if aim:  # the step before one of the aimed kind
+            target = rng.choice([i - 1 for i, (step, _) in enumerate(steps) if step.startswith(aim)])
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                   env=clean_environ())
+        log = Lines(process, stream=process.stderr)
         try:
-            wait_for(lambda: database.exists() and any(raw_samples(database).values()) or process.poll() is not None)
-            assert process.poll() is None, process.communicate()[1]
-            time.sleep(rng.uniform(0.1, 1.0))
-            before = raw_samples(database)
+            log.wait_until_said(lambda line: " writing " in line, timeout=20)  # maintenance starts now
+            if aim:
+                with sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True) as db:
+                    # A step may commit between two looks: then the kill lands a step later.
+                    wait_for(lambda: committed_step(states, work_done(db)) >= target, timeout=10, interval=0.0005)
+            else:
+                time.sleep(rng.uniform(0, 1.0))
         finally:
             process.kill()
             process.wait()
+        log.thread.join()
         found.runs += 1
-        assert integrity(database) == "ok"
+        assert integrity(database) == "ok", f"kill {kill}"
         after = raw_samples(database)
         for key, stored in after.items():
             times = [t for t, _ in stored]
-            assert len(times) == len(set(times)), key
+            assert len(times) == len(set(times)), f"{key}: a sample is stored twice"
+        young = round((seeded_at - HOUR + 60) * 1000)  # older samples may go by retention
         for key, stored in before.items():
-            missing = set(stored) - set(after[key])
+            missing = {(t, value) for t, value in stored if t >= young} - set(after[key])
             found.lost += len(missing)
-            assert not missing, key
+            assert not missing, f"{key}: {len(missing)} committed samples lost"
+        for key, stored in backlog.items():
+            assert sorted(s for s in after[key] if s[0] >= young) == stored, f"{key}: the backlog changed"
+        state = read_work_done(database)
+        committed = committed_step(states, state)
+        assert committed >= 0, f"kill {kill}: a step half done: {state} is none of {steps}"
+        where = "after its run" if committed == len(steps) - 1 else steps[committed + 1][0]
+        where = "rollup" if where.startswith("rollup") else where
+        landed[where] = landed.get(where, 0) + 1
+    found.notes.append(f"collect: {REAL_KILLS} kills, the step of its first maintenance run each landed in: "
+                       + ", ".join(f"{where} {count}" for where, count in landed.items()))
+    for step in ("raw window", "rollup", "retention"):
+        assert landed.get(step, 0) >= 1, landed
