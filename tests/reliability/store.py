@@ -10,13 +10,20 @@ from statsserver.storage.tiers import RAW, ROLLUPS
 
 
 def integrity(path: Path) -> str:
-    """"ok", or what is wrong: SQLite's own check, and samples of a series that does not exist."""
+    """"ok", or what is wrong: SQLite's own check, samples of a series that does not exist, and
+    raw blocks whose window row is gone."""
     with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as db:
         problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
         orphans = db.execute("SELECT count(*), min(series_id) FROM samples"
                              " WHERE series_id NOT IN (SELECT id FROM series)").fetchone()
         if orphans[0]:
             problems.append(f"{orphans[0]} samples of series {orphans[1]}, which does not exist")
+        # A raw block's sample times are in its window's row: without it the block is unreadable.
+        blind = db.execute("SELECT count(*), min(chunks.start) FROM chunks JOIN groups ON groups.id = group_id"
+                           " WHERE tier = 0 AND NOT EXISTS (SELECT 1 FROM windows"
+                           " WHERE windows.source_id = groups.source_id AND windows.start = chunks.start)").fetchone()
+        if blind[0]:
+            problems.append(f"{blind[0]} raw blocks without their window's times, from {blind[1]}")
     return "; ".join(problems) or "ok"
 
 
