@@ -161,7 +161,7 @@ def marks(page) -> dict:
     wait(page, "() => performance.getEntriesByName('charts-drawn').length > 0")
     found = page.evaluate("() => Object.fromEntries(['data-requested', 'data-received', 'data-received-all', 'charts-drawn']"
                           ".map((n) => [n, performance.getEntriesByName(n)[0]?.startTime ?? null]))")
-    charts = page.evaluate("() => document.querySelectorAll('figure.chart canvas').length")
+    charts = page.evaluate("() => document.querySelectorAll('figure.chart .uplot').length")
     if charts != CATEGORIES:
         raise SystemExit(f"{charts} charts drawn, expected {CATEGORIES}")
     return found

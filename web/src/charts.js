@@ -90,7 +90,7 @@ export function createChart(box, size, store, group, context, colors) {
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
       drawAxes: [(u) => drawBands(u, n, spanGaps, colors)], // over the grid, under the lines
-      draw: [(u) => drawPin(u, context.pinned(), colors.pin)],
+      draw: [(u) => drawPin(u, context.pinned(), colors.pin), showPicture],
     },
   };
   const chart = new uPlot(options, plotColumns(store, group), box);
@@ -99,6 +99,34 @@ export function createChart(box, size, store, group, context, colors) {
 }
 
 const BINARY_INCREMENTS = binaryIncrements();
+
+// Without a GPU (software compositing, as in headless Chromium and on many servers' desktops)
+// Chromium copies every 2D canvas to the compositor on every frame the page paints, changed or
+// not: with 20 charts, most of a cursor move's frame. A "bitmaprenderer" canvas hands over a
+// picture only when given a new one, so a chart is shown through one, given a copy of uPlot's
+// canvas after each draw; uPlot's canvas itself is drawn on but not shown.
+const pictures = new WeakMap();
+
+function showPicture(u) {
+  let picture = pictures.get(u);
+  if (!picture) {
+    const drawn = u.ctx.canvas;
+    const shown = document.createElement("canvas");
+    shown.className = "u-picture";
+    drawn.classList.add("u-drawn");
+    drawn.after(shown);
+    picture = { drawn, shown: shown.getContext("bitmaprenderer"), copy: new OffscreenCanvas(1, 1) };
+    picture.copier = picture.copy.getContext("2d");
+    pictures.set(u, picture);
+  }
+  const { drawn, copy, copier } = picture;
+  if (copy.width !== drawn.width || copy.height !== drawn.height) {
+    copy.width = drawn.width;
+    copy.height = drawn.height;
+  }
+  copier.drawImage(drawn, 0, 0);
+  picture.shown.transferFromImageBitmap(copy.transferToImageBitmap());
+}
 
 // Rectangles, because a software canvas fills a 2,000-vertex band polygon several times slower
 // than 1,000 rectangles, and 20 charts are drawn at once.
