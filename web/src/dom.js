@@ -17,7 +17,13 @@ export function el(tag, attributes = {}, ...children) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
-/** Set text only when it changed: the inspector rewrites dozens of cells per cursor move. */
+/**
+ * Set text only when it changed: the inspector rewrites dozens of cells per cursor move. The
+ * text node already there is changed, not replaced: a new one is styled and laid out anew.
+ */
 export function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
+  if (node.textContent === text) return;
+  const only = node.firstChild;
+  if (only && only === node.lastChild && only.nodeType === Node.TEXT_NODE) only.data = text;
+  else node.textContent = text;
 }
