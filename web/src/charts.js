@@ -115,17 +115,17 @@ function showPicture(u) {
     shown.className = "u-picture";
     drawn.classList.add("u-drawn");
     drawn.after(shown);
-    picture = { drawn, shown: shown.getContext("bitmaprenderer"), copy: new OffscreenCanvas(1, 1) };
-    picture.copier = picture.copy.getContext("2d");
+    const copy = new OffscreenCanvas(1, 1);
+    picture = { drawn, shown, renderer: shown.getContext("bitmaprenderer"), copy, copier: copy.getContext("2d") };
     pictures.set(u, picture);
   }
-  const { drawn, copy, copier } = picture;
+  const { drawn, shown, copy, copier } = picture;
   if (copy.width !== drawn.width || copy.height !== drawn.height) {
-    copy.width = drawn.width;
-    copy.height = drawn.height;
+    copy.width = shown.width = drawn.width;
+    copy.height = shown.height = drawn.height;
   }
   copier.drawImage(drawn, 0, 0);
-  picture.shown.transferFromImageBitmap(copy.transferToImageBitmap());
+  picture.renderer.transferFromImageBitmap(copy.transferToImageBitmap());
 }
 
 // Rectangles, because a software canvas fills a 2,000-vertex band polygon several times slower
