@@ -32,6 +32,22 @@ COLOURED_PIXELS = """() => [...document.querySelectorAll('figure.chart')].map((f
   return { category: figure.dataset.category, left, right };
 })"""
 
+# Pixels of the first chart's picture in the pin's colour (the accent).
+PIN_PIXELS = """() => {
+  const figure = document.querySelector('figure.chart');
+  const drawn = figure.querySelector('canvas.u-drawn'), shown = figure.querySelector('canvas.u-picture');
+  const canvas = new OffscreenCanvas(drawn.width, drawn.height);
+  canvas.getContext('2d').drawImage(shown, 0, 0, drawn.width, drawn.height);
+  const [r, g, b] = getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()
+    .slice(1).match(/../g).map((hex) => parseInt(hex, 16));
+  const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+  let count = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 25 && data[i + 3] > 200) count += 1;
+  }
+  return count;
+}"""
+
 SHOWN_WINDOW = ("() => [Number(document.querySelector('#charts').dataset.from),"
                 " Number(document.querySelector('#charts').dataset.to)]")
 
@@ -351,10 +367,12 @@ def test_keyboard_moves_the_cursor_zooms_and_pins(open_page):
     app.page.keyboard.press("Shift+ArrowLeft")
     app.wait(f"() => document.querySelector('[data-moment-time]').textContent !== {first!r}")
     asked = len(app.data_requests())
+    unpinned = app.js(PIN_PIXELS)
     app.page.keyboard.press("Enter")
     app.wait("() => new URLSearchParams(location.search).has('t')")
     app.page.wait_for_timeout(300)
     assert len(app.data_requests()) == asked  # a pin marks a moment; it fetches no data
+    assert app.js(PIN_PIXELS) > unpinned + 50  # and the chart shows it
     before = app.js(SHOWN_WINDOW)
     app.page.keyboard.press("+")
     app.wait(f"() => ({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] < {before[1] - before[0] - 10}")
