@@ -22,6 +22,7 @@ export function theme() {
     text: styles.getPropertyValue("--muted").trim() || "#555",
     grid: styles.getPropertyValue("--grid").trim() || "#ddd",
     pin: styles.getPropertyValue("--accent").trim() || "#c00",
+    panel: styles.getPropertyValue("--panel").trim() || (dark ? "#000" : "#fff"),
   };
 }
 
@@ -90,7 +91,7 @@ export function createChart(box, size, store, group, context, colors) {
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
       drawAxes: [(u) => drawBands(u, n, spanGaps, colors)], // over the grid, under the lines
-      draw: [(u) => drawPin(u, context.pinned(), colors.pin), showPicture],
+      draw: [(u) => drawPin(u, context.pinned(), colors.pin), (u) => showPicture(u, colors.panel)],
     },
   };
   const chart = new uPlot(options, plotColumns(store, group), box);
@@ -104,10 +105,11 @@ const BINARY_INCREMENTS = binaryIncrements();
 // Chromium copies every 2D canvas to the compositor on every frame the page paints, changed or
 // not: with 20 charts, most of a cursor move's frame. A "bitmaprenderer" canvas hands over a
 // picture only when given a new one, so a chart is shown through one, given a copy of uPlot's
-// canvas after each draw; uPlot's canvas itself is drawn on but not shown.
+// canvas after each draw; uPlot's canvas itself is drawn on but not shown. The picture is opaque,
+// on the panel's colour: the compositor copies it rather than blending it with what is beneath.
 const pictures = new WeakMap();
 
-function showPicture(u) {
+function showPicture(u, background) {
   let picture = pictures.get(u);
   if (!picture) {
     const drawn = u.ctx.canvas;
@@ -116,7 +118,7 @@ function showPicture(u) {
     drawn.classList.add("u-drawn");
     drawn.after(shown);
     const copy = new OffscreenCanvas(1, 1);
-    picture = { drawn, shown, renderer: shown.getContext("bitmaprenderer"), copy, copier: copy.getContext("2d") };
+    picture = { drawn, shown, renderer: shown.getContext("bitmaprenderer"), copy, copier: copy.getContext("2d", { alpha: false }) };
     pictures.set(u, picture);
   }
   const { drawn, shown, copy, copier } = picture;
@@ -124,6 +126,8 @@ function showPicture(u) {
     copy.width = shown.width = drawn.width;
     copy.height = shown.height = drawn.height;
   }
+  copier.fillStyle = background;
+  copier.fillRect(0, 0, copy.width, copy.height);
   copier.drawImage(drawn, 0, 0);
   picture.renderer.transferFromImageBitmap(copy.transferToImageBitmap());
 }
