@@ -299,6 +299,23 @@ def test_a_cursor_move_copies_no_chart_to_the_compositor(open_page):
     assert app.errors == []
 
 
+def test_a_narrower_window_redraws_every_picture_at_its_new_size(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    sizes = """() => [...document.querySelectorAll('figure.chart')].map((figure) => {
+        const drawn = figure.querySelector('canvas.u-drawn'), shown = figure.querySelector('canvas.u-picture');
+        return [drawn.width, shown.width, Math.round(shown.getBoundingClientRect().width)]; })"""
+    wide = app.js(sizes)
+    app.page.set_viewport_size({"width": 800, "height": 900})
+    app.wait(f"() => ({sizes})().every(([drawn, shown]) => drawn === shown && drawn > {wide[0][0]})")
+    for drawn, shown, on_screen in app.js(sizes):
+        assert drawn == shown == on_screen
+    for chart in app.js(COLOURED_PIXELS):
+        assert chart["left"] > 50 and chart["right"] > 50, chart
+    assert app.errors == []
+
+
 def test_live_samples_move_a_window_that_ends_now(open_page):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()
