@@ -22,7 +22,7 @@ export function theme() {
     text: styles.getPropertyValue("--muted").trim() || "#555",
     grid: styles.getPropertyValue("--grid").trim() || "#ddd",
     pin: styles.getPropertyValue("--accent").trim() || "#c00",
-    panel: styles.getPropertyValue("--panel").trim() || (dark ? "#000" : "#fff"),
+    panel: styles.getPropertyValue("--panel").trim() || "#fff",
   };
 }
 
@@ -101,15 +101,18 @@ export function createChart(box, size, store, group, context, colors) {
 
 const BINARY_INCREMENTS = binaryIncrements();
 
-// Without a GPU (software compositing, as in headless Chromium and on many servers' desktops)
-// Chromium copies every 2D canvas to the compositor on every frame the page paints, changed or
-// not: with 20 charts, most of a cursor move's frame. A "bitmaprenderer" canvas hands over a
-// picture only when given a new one, so a chart is shown through one, given a copy of uPlot's
-// canvas after each draw; uPlot's canvas itself is drawn on but not shown. The picture is opaque,
-// on the panel's colour: the compositor copies it rather than blending it with what is beneath.
+// Without a GPU (software compositing: headless Chromium, a machine whose GPU the browser does
+// not use) Chromium copies every 2D canvas to the compositor on every frame the page paints,
+// changed or not: with 20 charts, most of a cursor move's frame. A "bitmaprenderer" canvas hands
+// over a picture only when given a new one, so a chart is shown through one, given a copy of
+// uPlot's canvas after each draw; uPlot's canvas itself is drawn on but not shown. The picture is
+// opaque, on the panel's colour: the compositor copies it rather than blending it with what is
+// beneath. A browser without OffscreenCanvas (Safari before 16.4) shows uPlot's canvas.
 const pictures = new WeakMap();
+const canShowPictures = typeof OffscreenCanvas === "function" && typeof ImageBitmapRenderingContext === "function";
 
 function showPicture(u, background) {
+  if (!canShowPictures) return;
   let picture = pictures.get(u);
   if (!picture) {
     const drawn = u.ctx.canvas;
