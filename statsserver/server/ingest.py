@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from ..collectors.base import Metric, gauge
 from ..storage import StoreError, Writer
+from ..storage.database import Checkpoints
 from . import lineprotocol
 from .errors import BadRequest, refusal
 
@@ -137,6 +138,8 @@ class IngestWriter:
     def __init__(self, writer: Writer, max_series_per_source: int) -> None:
         self.writer = writer
         self.limit = max_series_per_source
+        writer.db.execute("PRAGMA wal_autocheckpoint = 0")
+        self.checkpoints = Checkpoints(writer.path)
         self.pending: queue.SimpleQueue = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self.thread.start()
@@ -155,6 +158,7 @@ class IngestWriter:
     def close(self) -> None:
         self.pending.put(None)
         self.thread.join(timeout=10)
+        self.checkpoints.close()
 
     def _run(self) -> None:
         unsettled, settled_at = False, time.monotonic()

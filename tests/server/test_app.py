@@ -210,6 +210,30 @@ def test_the_ingest_thread_settles_pushed_points_into_the_head(make_config, monk
         writer.close()
 
 
+def test_pushes_commit_without_copying_the_log_and_a_thread_of_their_own_copies_it(make_config):
+    from statsserver.server import ingest
+    config = make_config()
+    writer = Writer(config.database_path)
+    ingest_writer = ingest.IngestWriter(writer, 10_000)
+    size = config.database_path.stat().st_size
+    points = [("rooms", f"room{i}", 1_700_000_000.0 + t, float(t)) for i in range(100) for t in range(50)]
+
+    async def push():
+        return await ingest_writer.store("house", points, {"rooms": gauge("")})
+
+    try:
+        assert writer.db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        assert asyncio.run(push()) == 5000
+        # Only a checkpoint moves committed pages from the log into the database file.
+        deadline = time.monotonic() + 5
+        while config.database_path.stat().st_size <= size and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert config.database_path.stat().st_size > size
+    finally:
+        ingest_writer.close()
+        writer.close()
+
+
 def test_pushes_answer_a_wrong_method_and_bad_fields_as_every_route_does(make_config):
     config = make_config("[server]\nauth = none\n")
     Writer(config.database_path).close()
