@@ -334,11 +334,11 @@ def parse_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
             value = item.get("value")
             if value.__class__ is not float or value - value != 0.0:  # x - x is 0.0 for finite x only
                 value = check_value("value", value)
-            at = item.get("time")
-            if at is None:
-                at = now
+            at = item.get("time", now)
+            if at.__class__ is int and EARLIEST <= at <= latest:  # whole seconds, as many send them
+                at = float(at)
             elif at.__class__ is not float or not EARLIEST <= at <= latest:
-                at = check_time(at, now)
+                at = now if at is None else check_time(at, now)
             points.append((names[category], names[label], at, value))
             unit, graph = item.get("unit", ""), item.get("graph", True)
             if unit.__class__ is not str or graph.__class__ is not bool or (category, unit, graph) not in declared:
