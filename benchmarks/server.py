@@ -1,6 +1,6 @@
 """What the server sustains: pushes, reads and the live feed, driven from other processes.
 
-    python benchmarks/server.py [--quick] [--json PATH]
+    python benchmarks/server.py [--quick] [--only data] [--json PATH]
 
 Load comes from wrk (Debian's `wrk`; `make bench` installs it) on loopback, against a real
 `statsserver serve` on a real database. Baselines in the same run: `/api/health` (the
@@ -207,6 +207,31 @@ def feed_cost(directory: Path, clients: int, seconds: float) -> dict:
             "delay_p99_ms": delays[int(0.99 * (len(delays) - 1))] * 1000 if delays else math.nan}
 
 
+def push_load(server: "Server", seconds: int) -> dict:
+    """Pushes of each kind the server takes, as fast as they are answered."""
+    results: dict = {}
+    # Ten pushing programs at once, each sending as fast as it is answered.
+    results["add_data_point"] = wrk(
+        server, "/add_data_point?projectid=bench&category=load&label=requests&value=1.5", seconds, 10)
+    batch = {"source": "batch", "points": [
+        {"category": "batch", "label": f"s{i}", "value": i * 0.5} for i in range(5000)]}
+    results["batch"] = wrk(server, "/api/points", seconds, 4,
+                           post_script(json.dumps(batch), "application/json", server.token))
+    results["batch"]["points_per_second"] = results["batch"]["requests_per_second"] * 5000
+    # A client that buffers: 50 series, 100 samples each, every request later than the last.
+    results["batch_buffered"] = wrk(server, "/api/points", seconds, 4, buffered_batch_script(server.token))
+    results["batch_buffered"]["points_per_second"] = results["batch_buffered"]["requests_per_second"] * 5000
+    # As Telegraf's cpu input sends it: ten fields a line, 500 lines a request.
+    fields = ",".join(f"usage_{name}={{v}}" for name in ("user", "system", "idle", "nice", "iowait", "irq",
+                                                      "softirq", "steal", "guest", "guest_nice"))
+    lines = "\n".join(f"cpu,cpu=cpu{i % 64},host=influx " + fields.format(v=round(i * 0.37 % 100, 2))
+                      for i in range(500))
+    results["line_protocol"] = wrk(server, "/api/v2/write", seconds, 4,
+                                   post_script(lines, "text/plain", server.token))
+    results["line_protocol"]["points_per_second"] = results["line_protocol"]["requests_per_second"] * 5000
+    return results
+
+
 def target(name: str, value: float, goal: float, unit: str, higher_is_better: bool) -> dict:
     met = value >= goal if higher_is_better else value <= goal
     return {"name": name, "value": round(value, 3), "goal": goal, "unit": unit, "met": bool(met)}
@@ -216,6 +241,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="finish within a minute")
     parser.add_argument("--json", metavar="PATH", help="write the figures and targets here")
+    parser.add_argument("--only", choices=("data",), help="measure the health baseline and /api/data alone")
     arguments = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("benchmarks/server.py needs wrk: apt-get install wrk (or make bench)")
@@ -230,25 +256,8 @@ def main() -> None:
         server = Server(directory)
         try:
             results["health"] = wrk(server, "/api/health", seconds, 10)
-            # Ten pushing programs at once, each sending as fast as it is answered.
-            results["add_data_point"] = wrk(
-                server, "/add_data_point?projectid=bench&category=load&label=requests&value=1.5", seconds, 10)
-            batch = {"source": "batch", "points": [
-                {"category": "batch", "label": f"s{i}", "value": i * 0.5} for i in range(5000)]}
-            results["batch"] = wrk(server, "/api/points", seconds, 4,
-                                   post_script(json.dumps(batch), "application/json", server.token))
-            results["batch"]["points_per_second"] = results["batch"]["requests_per_second"] * 5000
-            # A client that buffers: 50 series, 100 samples each, every request later than the last.
-            results["batch_buffered"] = wrk(server, "/api/points", seconds, 4, buffered_batch_script(server.token))
-            results["batch_buffered"]["points_per_second"] = results["batch_buffered"]["requests_per_second"] * 5000
-            # As Telegraf's cpu input sends it: ten fields a line, 500 lines a request.
-            fields = ",".join(f"usage_{name}={{v}}" for name in ("user", "system", "idle", "nice", "iowait", "irq",
-                                                              "softirq", "steal", "guest", "guest_nice"))
-            lines = "\n".join(f"cpu,cpu=cpu{i % 64},host=influx " + fields.format(v=round(i * 0.37 % 100, 2))
-                              for i in range(500))
-            results["line_protocol"] = wrk(server, "/api/v2/write", seconds, 4,
-                                           post_script(lines, "text/plain", server.token))
-            results["line_protocol"]["points_per_second"] = results["line_protocol"]["requests_per_second"] * 5000
+            if not arguments.only:
+                results.update(push_load(server, seconds))
             for label, span in (("1h", 3600), ("30d", 30 * 86400)):
                 now = time.time()
                 query = f"/api/data?source=history&category=cpu&points=1000&from={now - span}&token={server.token}"
@@ -261,8 +270,9 @@ def main() -> None:
                 results[f"data_{label}_alone"] = wrk(server, query, seconds, 1, distinct_queries_script(query, now))
         finally:
             server.stop()
-        (directory / "feed").mkdir()
-        results["feed"] = feed_cost(directory / "feed", 200, feed_seconds)
+        if not arguments.only:
+            (directory / "feed").mkdir()
+            results["feed"] = feed_cost(directory / "feed", 200, feed_seconds)
 
     health = results["health"]["requests_per_second"]
     health_cpu = results["health"]["server_cpu_us_per_request"]
@@ -270,24 +280,31 @@ def main() -> None:
           f"{'CPU us/req':>10} {'vs health':>9}")
     for name in ("health", "add_data_point", "batch", "batch_buffered", "line_protocol", "data_1h", "data_1h_distinct",
                  "data_1h_alone", "data_30d", "data_30d_distinct", "data_30d_alone"):
+        if name not in results:
+            continue
         row = results[name]
         print(f"{name:<22} {row['requests_per_second']:>8.0f} {row.get('points_per_second', 0):>9.0f} "
               f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['requests_per_second'] / health:>9.2f} "
               f"{row['server_cpu_us_per_request']:>10.0f} {row['server_cpu_us_per_request'] / health_cpu:>9.2f}")
-    feed = results["feed"]
-    print(f"live feed: {feed['clients']} clients, {feed['events']} events, delay p50 {feed['delay_p50_ms']:.0f} ms "
-          f"p99 {feed['delay_p99_ms']:.0f} ms; server CPU {feed['cpu_percent_with_clients']:.1f} % of a core with "
-          f"them, {feed['cpu_percent_without_clients']:.1f} % without")
+    feed = results.get("feed")
+    if feed:
+        print(f"live feed: {feed['clients']} clients, {feed['events']} events, delay p50 {feed['delay_p50_ms']:.0f} ms "
+              f"p99 {feed['delay_p99_ms']:.0f} ms; server CPU {feed['cpu_percent_with_clients']:.1f} % of a core with "
+              f"them, {feed['cpu_percent_without_clients']:.1f} % without")
     print(f"(history for /api/data: {results['history_samples']} samples over {history_days} d)")
 
-    targets = [
-        target("add_data_point requests/s", results["add_data_point"]["requests_per_second"], 3000, "req/s", True),
-        target("add_data_point p99", results["add_data_point"]["p99_ms"], 20, "ms", False),
-        target("batch push points/s, 5000 series at one time", results["batch"]["points_per_second"], 200_000,
-               "points/s", True),
-        target("batch push points/s, 50 series x 100 times", results["batch_buffered"]["points_per_second"],
-               200_000, "points/s", True),
-        target("line protocol points/s", results["line_protocol"]["points_per_second"], 200_000, "points/s", True),
+    targets = []
+    if "batch" in results:
+        targets += [
+            target("add_data_point requests/s", results["add_data_point"]["requests_per_second"], 3000, "req/s", True),
+            target("add_data_point p99", results["add_data_point"]["p99_ms"], 20, "ms", False),
+            target("batch push points/s, 5000 series at one time", results["batch"]["points_per_second"], 200_000,
+                   "points/s", True),
+            target("batch push points/s, 50 series x 100 times", results["batch_buffered"]["points_per_second"],
+                   200_000, "points/s", True),
+            target("line protocol points/s", results["line_protocol"]["points_per_second"], 200_000, "points/s", True),
+        ]
+    targets += [
         target("/api/data one category p50 at 1 h, 20 clients", results["data_1h"]["p50_ms"], 10, "ms", False),
         target("/api/data one category p50 at 30 d, 20 clients", results["data_30d"]["p50_ms"], 10, "ms", False),
         target("/api/data one category p50 at 1 h, 20 clients, each query new", results["data_1h_distinct"]["p50_ms"],
@@ -296,8 +313,10 @@ def main() -> None:
                10, "ms", False),
         target("/api/data one category p50 at 1 h, one client", results["data_1h_alone"]["p50_ms"], 10, "ms", False),
         target("/api/data one category p50 at 30 d, one client", results["data_30d_alone"]["p50_ms"], 10, "ms", False),
-        target(f"live feed CPU for {feed['clients']} clients", feed["feed_cpu_percent"], 10, "% of a core", False),
     ]
+    if feed:
+        targets.append(target(f"live feed CPU for {feed['clients']} clients", feed["feed_cpu_percent"], 10,
+                              "% of a core", False))
     for item in targets:
         print(f"target {item['name']}: {item['value']} {item['unit']} (goal {item['goal']}) "
               f"{'met' if item['met'] else 'NOT MET'}")
