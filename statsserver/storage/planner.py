@@ -175,22 +175,21 @@ class Output:
     def results(self, picked: np.ndarray | None) -> list[tuple[list, list, list]]:
         """(min, avg, max) lists per series at the `picked` buckets (all when None; -1 is a gap
         marker), None where a bucket has no data."""
-        counts, mins, maxs = self.counts, self.mins, self.maxs
-        averages = self.sums / np.maximum(counts, 1)
+        counts = self.counts
+        # The three as one array: each numpy step below is then taken once, not three times.
+        columns = np.stack((self.mins, self.sums / np.maximum(counts, 1), self.maxs))
         if picked is not None:
-            pad = ((0, 0), (0, 1))
-            counts = np.pad(counts, pad)[:, picked]
-            mins, maxs, averages = (np.pad(column, pad)[:, picked] for column in (mins, maxs, averages))
+            columns, counts = columns[:, :, picked], counts[:, picked]
+            counts[:, picked < 0] = 0
+        columns = _significant(columns).tolist()
         empty = counts == 0
-        columns = [column.tolist() for column in _significant(mins, averages, maxs)]
         results = []
         for row, gaps in enumerate(empty.any(axis=1).tolist()):
-            if not gaps:
-                results.append((columns[0][row], columns[1][row], columns[2][row]))
-                continue
-            marks = empty[row].tolist()
-            results.append(tuple([None if gone else value for value, gone in zip(column[row], marks)]
-                                 for column in columns))
+            lows, averages, highs = columns[0][row], columns[1][row], columns[2][row]
+            if gaps:
+                for bucket in np.flatnonzero(empty[row]).tolist():
+                    lows[bucket] = averages[bucket] = highs[bucket] = None
+            results.append((lows, averages, highs))
         return results
 
 
@@ -201,24 +200,32 @@ class Output:
 SIGNIFICANT_DIGITS = 6
 
 
-_POWERS_OF_TEN = 10.0 ** np.arange(23)  # exact doubles, all of them
+def _scales() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """By binary exponent (as numpy's frexp gives it, plus _OFFSET): what a value is multiplied
+    by, and divided by, to round it to SIGNIFICANT_DIGITS; and whether it is left as it is."""
+    binary = np.arange(-_OFFSET, _OFFSET)
+    # A lower bound of each value's decimal exponent from its binary one (no logarithm per
+    # value): six significant digits are kept, sometimes seven.
+    places = SIGNIFICANT_DIGITS - 1 - np.floor((binary - 1) * 0.30102999566398120).astype(np.int64)
+    # Powers of ten up to 1e22 are exact doubles: dividing by one gives the double nearest the
+    # decimal, which prints as it. Values whose places lie beyond are left as they are.
+    powers = 10.0 ** np.arange(23)
+    up = np.where(places >= 0, powers[np.clip(places, 0, 22)], 1.0)
+    down = np.where(places < 0, powers[np.clip(-places, 0, 22)], 1.0)
+    return up, down, np.abs(places) > 22
 
 
-def _significant(*columns: np.ndarray) -> list[np.ndarray]:
-    rounded = []
-    for column in columns:
-        # A lower bound of each value's decimal exponent from its binary one (no logarithm per
-        # value): six significant digits are kept, sometimes seven.
-        exponent = np.floor((np.frexp(column)[1] - 1) * 0.30102999566398120).astype(np.int64)
-        places = SIGNIFICANT_DIGITS - 1 - exponent
-        # Dividing by an exact power of ten gives the double nearest the decimal, which prints
-        # as it; values beyond 1e±22 are left as they are.
-        up = _POWERS_OF_TEN[np.clip(places, 0, 22)]
-        down = _POWERS_OF_TEN[np.clip(-places, 0, 22)]
-        with np.errstate(all="ignore"):
-            result = np.where(places >= 0, np.round(column * up) / up, np.round(column / down) * down)
-        rounded.append(np.where(np.abs(places) <= 22, result, column))
-    return rounded
+_OFFSET = 1100  # beyond the exponents of doubles, subnormal ones included
+_UP, _DOWN, _AS_IT_IS = _scales()
+
+
+def _significant(values: np.ndarray) -> np.ndarray:
+    exponents = np.frexp(values)[1] + _OFFSET
+    up, down = _UP[exponents], _DOWN[exponents]
+    # One of the two is 1: round(value * up) / up, or round(value / down) * down.
+    with np.errstate(all="ignore"):
+        rounded = np.rint(values * up / down) * down / up
+    return np.where(_AS_IT_IS[exponents], values, rounded)
 
 
 def _consecutive(indexes: np.ndarray) -> bool:

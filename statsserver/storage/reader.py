@@ -12,12 +12,12 @@ import math
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import planner
+from .catalog import Catalog, Series
 from .chunks import decode_raw_block, decode_rollup_block, decode_times_array
 from .codec import CodecError
 from .database import StoreError, open_for_reading, to_ms
@@ -78,26 +78,12 @@ class DecodedBlocks:
 DECODED = DecodedBlocks(32 * 2**20)
 
 
-@dataclass(frozen=True)
-class Series:
-    id: int
-    source: str
-    category: str
-    label: str
-    unit: str
-    kind: str
-    graph: bool
-    description: str
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "source": self.source, "category": self.category, "label": self.label,
-                "unit": self.unit, "kind": self.kind, "graph": self.graph, "description": self.description}
-
-
 class Reader:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.db = open_for_reading(self.path)
+        self._catalog: Catalog | None = None
+        self._catalog_version: int | None = None
 
     def _rows(self, sql: str, parameters=()) -> list[tuple]:
         try:
@@ -105,21 +91,29 @@ class Reader:
         except sqlite3.Error as error:
             raise StoreError(f"{self.path}: read failed: {error}") from None
 
+    def catalog(self) -> Catalog:
+        """The catalog as of the last commit (read again only after one)."""
+        version = self._rows("PRAGMA data_version")[0][0]
+        if self._catalog is None or version != self._catalog_version:
+            # One snapshot for the three, so that no series is read without its source or group.
+            self._rows("BEGIN")
+            try:
+                self._catalog = Catalog(self._rows(Catalog.SOURCES), self._rows(Catalog.SERIES),
+                                        self._rows(Catalog.GROUPS))
+            finally:
+                self._rows("COMMIT")
+            self._catalog_version = version
+        return self._catalog
+
     def sources(self) -> list[dict]:
-        return [{"name": name, "interval": interval}
-                for name, interval in self._rows("SELECT name, interval FROM sources ORDER BY id")]
+        return [{"name": source.name, "interval": source.interval} for source in self.catalog().sources]
 
     def interval(self, source: str) -> float | None:
-        rows = self._rows("SELECT interval FROM sources WHERE name = ?", (source,))
-        return rows[0][0] if rows else None
+        found = self.catalog().by_name.get(source)
+        return found.interval if found else None
 
     def series(self, source: str, categories: list[str] | None = None) -> list[Series]:
-        wanted = "" if categories is None else f" AND category IN ({_marks(categories)})"
-        rows = self._rows(
-            "SELECT series.id, sources.name, category, label, unit, kind, graph, description"
-            " FROM series JOIN sources ON sources.id = series.source_id"
-            f" WHERE sources.name = ?{wanted} ORDER BY category, series.id", (source, *(categories or ())))
-        return [Series(*row[:6], bool(row[6]), row[7]) for row in rows]
+        return self.catalog().series(source, categories)
 
     def _checked(self, decode, *blobs):
         try:
@@ -132,9 +126,7 @@ class Reader:
         return self._checked(DECODED.get, decode, blob)
 
     def _groups(self, source: str, categories=None) -> list[int]:
-        rows = self._rows("SELECT groups.id, category FROM groups JOIN sources ON sources.id = source_id"
-                          " WHERE sources.name = ?", (source,))
-        return [group for group, category in rows if categories is None or category in categories]
+        return self.catalog().groups(source, categories)
 
     def _raw_blocks(self, source: str, groups: list[int], low: int, high: int):
         """(window times, [block blob, ...]) for each raw window overlapping [low, high)."""
@@ -285,8 +277,8 @@ class Reader:
     # --- process history ---------------------------------------------------------------------
 
     def _source_id(self, source: str) -> int | None:
-        rows = self._rows("SELECT id FROM sources WHERE name = ?", (source,))
-        return rows[0][0] if rows else None
+        found = self.catalog().by_name.get(source)
+        return found.id if found else None
 
     def _process_blocks(self, source_id: int, tier: int, low: int, high: int) -> list[tuple[int, int, bytes, bytes]]:
         """(start, end, times blob, data blob) of the process blocks overlapping [low, high]."""
