@@ -8,6 +8,7 @@ row each), raw blocks (closed windows, compressed, a block per category) and the
 
 from __future__ import annotations
 
+import itertools
 import math
 import sqlite3
 import threading
@@ -129,20 +130,19 @@ class Reader:
         return self.catalog().groups(source, categories)
 
     def _raw_blocks(self, source: str, groups: list[int], low: int, high: int):
-        """(window times, [block blob, ...]) for each raw window overlapping [low, high)."""
-        windows = self._rows(
-            "SELECT windows.start, times FROM windows JOIN sources ON sources.id = source_id"
-            " WHERE sources.name = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
-            (source, low - RAW.span_ms, high))
-        if not windows or not groups:
+        """(window times, [block blob, ...]) for each raw window overlapping [low, high) that
+        holds a block of `groups`."""
+        source_id = self._source_id(source)
+        if source_id is None or not groups:
             return
-        blobs: dict[int, list[bytes]] = {}
-        for start, data in self._rows(
-                f"SELECT start, data FROM chunks WHERE tier = 0 AND group_id IN ({_marks(groups)})"
-                " AND start > ? AND start < ?", (*groups, low - RAW.span_ms, high)):
-            blobs.setdefault(start, []).append(data)
-        for start, times in windows:
-            yield self._decoded(decode_times_array, times), blobs.get(start, [])
+        rows = self._rows(
+            "SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
+            f" AND chunks.group_id IN ({_marks(groups)}) AND chunks.start = windows.start"
+            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
+            (*groups, source_id, low - RAW.span_ms, high))
+        for _, window in itertools.groupby(rows, key=lambda row: row[0]):
+            window = list(window)
+            yield self._decoded(decode_times_array, window[0][1]), [data for _, _, data in window]
 
     def latest(self, source: str) -> dict[str, dict[str, tuple[float, float]]]:
         """{category: {label: (time, value)}}: each series' newest sample."""
@@ -491,19 +491,21 @@ class Reader:
             raise ValueError("the range must have a finite start before its end")
         if points < 1:
             raise ValueError("points must be at least 1")
-        interval = self.interval(source)
-        selected = self.series(source, categories)
+        catalog = self.catalog()
+        found = catalog.by_name.get(source)
+        interval = found.interval if found else None
+        selected = catalog.series(source, categories)
         low, high = to_ms(start), to_ms(end)
         ids = [s.id for s in selected]
-        groups = self._groups(source, {s.category for s in selected})
+        groups = catalog.groups(source, {s.category for s in selected})
         if tier is not None:
             chosen = next((t for t in (RAW, *ROLLUPS) if t.name == tier), None)
             if chosen is None:
                 raise ValueError(f"no tier named {tier!r}")
         elif ids:
-            probe_group = self._groups(source, {selected[0].category})
-            chosen = planner.choose_tier(low, high, points, lambda t: self._has_data(
-                t, probe_group[0] if probe_group else -1, ids[0], low, high))
+            probe_group = found.groups.get(selected[0].category, -1)
+            chosen = planner.choose_tier(low, high, points,
+                                         lambda t: self._has_data(t, probe_group, ids[0], low, high))
         else:
             chosen = RAW
         plan = planner.plan(chosen, low, high, points, to_ms(interval or 0))
@@ -537,18 +539,28 @@ class Reader:
         return result
 
     def _fold_raw(self, source, groups, plan, low, high, output) -> None:
+        # The blocks of one set of series are folded as one, window after window: a numpy step
+        # costs microseconds whatever its size, and an hour's chart spans four windows.
+        runs: dict[bytes, tuple[np.ndarray, list, list, list]] = {}
         for times, blobs in self._raw_blocks(source, groups, low, high):
-            grouping = planner.Grouping(times, plan, low, high)
-            if not len(grouping):
-                continue
+            inside = _inside(times, low, high)
             for blob in blobs:
                 block_ids, values, complete = self._decoded(decode_raw_block, blob)
                 if values.shape[1] != len(times):
                     raise StoreError(f"{self.path}: a raw block does not match its window")
-                block_rows, rows = output.rows(block_ids)
-                if len(block_rows) != len(block_ids):  # some of the category was not asked for
-                    values = values[block_rows]
-                output.fold_values(rows, values, grouping, complete)
+                if inside.start != inside.stop:
+                    run = runs.setdefault(block_ids.tobytes(), (block_ids, [], [], []))
+                    run[1].append(times[inside])
+                    run[2].append(values[:, inside])
+                    run[3].append(complete)
+        for block_ids, times, values, complete in runs.values():
+            times = np.concatenate(times) if len(times) > 1 else times[0]
+            values = np.concatenate(values, axis=1) if len(values) > 1 else values[0]
+            grouping = planner.Grouping(times, plan, low, high)
+            block_rows, rows = output.rows(block_ids)
+            if len(block_rows) != len(block_ids):  # some of the category was not asked for
+                values = values[block_rows]
+            output.fold_values(rows, values, grouping, all(complete))
 
     def _fold_rollups(self, tier, groups, ids, plan, high, output) -> None:
         if groups:
@@ -603,6 +615,13 @@ class Reader:
         output.merge_cells(np.array([output.row_of[i] for i in series.tolist()]), bucket.astype(np.int64),
                            low_value.astype(float), high_value.astype(float), total.astype(float),
                            count.astype(np.int64))
+
+
+def _inside(times: np.ndarray, low: int, high: int) -> slice:
+    """The part of sorted `times` in [low, high)."""
+    if len(times) and times[0] >= low and times[-1] < high:
+        return slice(0, len(times))
+    return slice(int(np.searchsorted(times, low)), int(np.searchsorted(times, high)))
 
 
 def _number_or_none(values) -> list:

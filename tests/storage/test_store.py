@@ -253,3 +253,41 @@ def test_answers_carry_six_significant_digits(writer, path):
     assert reader.query("host", T0, T0 + 5, points=1, categories=["load"])["series"][0]["avg"] == [1.33333]
     net = reader.query("host", T0, T0 + 2, points=2, categories=["net"])["series"][0]
     assert net["max"] == [1234570.0, 120.0]  # small values keep their own digits beside large ones
+
+
+def test_a_reader_sees_a_new_series_source_and_category_after_each_commit(writer, path):
+    """The catalog is kept between commits; another process's commit is seen at once."""
+    import subprocess
+    import sys
+    writer.write("host", T0, {"cpu": {"total": 1.0}}, PERCENT, interval=1.0)
+    reader = Reader(path)
+    assert [s.label for s in reader.series("host")] == ["total"]
+    assert reader.catalog() is reader.catalog()  # no commit in between: the same snapshot
+    writer.write("host", T0 + 1, {"cpu": {"total": 2.0, "core0": 3.0}}, PERCENT, interval=1.0)
+    assert [s.label for s in reader.series("host")] == ["total", "core0"]
+    script = ("import sys; from statsserver.collectors.base import gauge; from statsserver.storage import Writer;"
+              "w = Writer(sys.argv[1]); w.write_points('garden', [('soil', 'moisture', 1700000000.0, 40.0)],"
+              " {'soil': gauge('%')}); w.close()")
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    assert [s["name"] for s in reader.sources()] == ["host", "garden"]
+    assert reader.interval("garden") is None and reader.interval("host") == 1.0
+    answer = reader.query("garden", T0 - 10, T0 + 10, points=1)
+    assert [(s["label"], s["max"]) for s in answer["series"]] == [("moisture", [40.0])]
+
+
+def test_buckets_laid_side_by_side_reduce_as_reduceat_does():
+    import numpy as np
+    from statsserver.storage.planner import Grouping, Plan, SPREAD_LONGEST
+    from statsserver.storage.tiers import RAW
+    random = np.random.default_rng(7)
+    for width in (1, 2, 3, 5, SPREAD_LONGEST, SPREAD_LONGEST + 1, 50):
+        times = np.cumsum(random.integers(1, 4, 300))
+        grouping = Grouping(times, Plan(RAW, 0, width, 1000), 5, 700)
+        values = random.normal(size=(4, len(times)))[:, grouping.start:grouping.stop]
+        values[random.random(values.shape) < 0.2] = np.nan
+        counts = random.integers(0, 3, values.shape)
+        assert (grouping.spread is not None) == (1 < grouping.sizes.max() <= SPREAD_LONGEST)
+        for ufunc, matrix in ((np.fmin, values), (np.fmax, values), (np.minimum, np.nan_to_num(values)),
+                              (np.add, np.nan_to_num(values)), (np.add, counts)):
+            expected = ufunc.reduceat(matrix, grouping.firsts, axis=1)
+            assert np.array_equal(grouping.reduce(ufunc, matrix), expected, equal_nan=True), (width, ufunc)
