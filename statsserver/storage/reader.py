@@ -129,10 +129,9 @@ class Reader:
     def _groups(self, source: str, categories=None) -> list[int]:
         return self.catalog().groups(source, categories)
 
-    def _raw_blocks(self, source: str, groups: list[int], low: int, high: int):
+    def _raw_blocks(self, source_id: int | None, groups: list[int], low: int, high: int):
         """(window times, [block blob, ...]) for each raw window overlapping [low, high) that
         holds a block of `groups`."""
-        source_id = self._source_id(source)
         if source_id is None or not groups:
             return
         rows = self._rows(
@@ -224,7 +223,7 @@ class Reader:
                     " AND time BETWEEN ? AND ?", (*ids, low, high)):
                 consider(series_id, time, value)
             groups = self._groups(source)
-            for times, blobs in self._raw_blocks(source, groups, low, high + 1):
+            for times, blobs in self._raw_blocks(self._source_id(source), groups, low, high + 1):
                 first, last = np.searchsorted(times, low), np.searchsorted(times, high, side="right")
                 if first >= last:
                     continue
@@ -515,7 +514,7 @@ class Reader:
             return result
         output = planner.Output(ids, plan.count)
         if chosen is RAW:
-            self._fold_raw(source, groups, plan, low, high, output)
+            self._fold_raw(found.id, groups, plan, low, high, output)
         else:
             # A rollup tier answers whole buckets: the range widens to the tier's grid, and the
             # head's samples are taken over the same widened range.
@@ -538,11 +537,11 @@ class Reader:
             entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
 
-    def _fold_raw(self, source, groups, plan, low, high, output) -> None:
+    def _fold_raw(self, source_id, groups, plan, low, high, output) -> None:
         # The blocks of one set of series are folded as one, window after window: a numpy step
         # costs microseconds whatever its size, and an hour's chart spans four windows.
         runs: dict[bytes, tuple[np.ndarray, list, list, list]] = {}
-        for times, blobs in self._raw_blocks(source, groups, low, high):
+        for times, blobs in self._raw_blocks(source_id, groups, low, high):
             inside = _inside(times, low, high)
             for blob in blobs:
                 block_ids, values, complete = self._decoded(decode_raw_block, blob)
