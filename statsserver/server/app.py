@@ -24,6 +24,7 @@ from ..storage import Reader, StoreError, Writer
 from . import api, ingest
 from .auth import AccessControl, cookie_header
 from .cache import AnswerCache
+from .direct import DirectRoutes, direct_routes
 from .errors import HANDLERS, BadRequest
 from .feed import Feed
 
@@ -150,6 +151,8 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
             return Response("The web app is not built: run `make` (or `cd web && npm ci && npm run build`).\n",
                             status_code=503, media_type="text/plain")
     app.add_middleware(ingest.DirectPushes)
+    # The range queries a dashboard makes by the dozen.
+    app.add_middleware(DirectRoutes, routes=direct_routes(api.router, "/api/data"), handlers=HANDLERS)
     # Level 1: a dashboard's 3 MB of JSON becomes 0.8 MB in 35 ms, where level 5 takes 90 ms for
     # 0.67 MB; on a home network the time saved is worth more than the bytes.
     app.add_middleware(CompressAnswers, minimum_size=800, compresslevel=1)

@@ -111,6 +111,24 @@ def test_a_repeated_range_query_sees_every_new_point(start_server):
         assert 47.0 in maxima(client)
 
 
+def test_a_category_another_process_adds_is_in_the_next_answer(start_server):
+    """The server keeps the catalog between commits; a commit by another process ends it."""
+    server = start_server(command="serve")
+    query = {"source": "garden", "from": "1699999000", "points": "10"}
+    assert httpx.get(server.url + "/add_data_point", params={
+        "projectid": "garden", "category": "soil", "label": "moisture", "value": "40", "time": "1700000000"}).status_code == 200
+    with server.client() as client:
+        first = client.get("/api/data", params={**query, "to": "1700001000"}).json()["series"]
+        assert [(s["category"], s["label"]) for s in first] == [("soil", "moisture")]
+        writer = Writer(server.directory / "statsserver.db")
+        writer.write_points("garden", [("air", "temperature", 1700000100.0, 21.5)], {"air": gauge("°C")})
+        writer.close()
+        series = client.get("/api/data", params={**query, "to": "1700001001"}).json()["series"]
+        assert [(s["category"], s["label"], s["unit"]) for s in series] == [
+            ("air", "temperature", "°C"), ("soil", "moisture", "")]
+        assert 21.5 in series[0]["max"]
+
+
 @pytest.mark.parametrize("params, field, reason", [
     ({"category": "c", "label": "l", "value": "1"}, "projectid", "projectid is missing or empty"),
     ({"projectid": " ", "category": "c", "label": "l", "value": "1"}, "projectid", "missing or empty"),

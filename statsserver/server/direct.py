@@ -1,0 +1,43 @@
+"""The direct way in: routes whose handlers read their request themselves, past FastAPI.
+
+FastAPI's routing and parameter machinery would be most of the cost of a range query over a
+few series (as of a one-value push: ingest.DirectPushes does the same for pushes). Such
+handlers take the Request alone and read it themselves, so this middleware hands them their
+requests straight away. The routes stay declared in their routers, for the OpenAPI document
+(and to answer a wrong method with 405).
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+
+
+def direct_routes(router, *paths: str) -> dict:
+    """{path: (methods, handler)} of a router's routes at `paths`."""
+    return {route.path: (route.methods, route.endpoint) for route in router.routes if route.path in paths}
+
+
+class DirectRoutes:
+    """ASGI middleware that hands the requests of `routes` straight to their handlers; what they
+    raise is answered by the app's exception `handlers`, as on FastAPI's way."""
+
+    def __init__(self, app, routes: dict, handlers: dict) -> None:
+        self.app = app
+        self.routes = routes
+        self.handlers = handlers
+
+    async def __call__(self, scope, receive, send) -> None:
+        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope["method"] not in route[0]:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await route[1](request)
+        except Exception as error:
+            handler = next((self.handlers[kind] for kind in type(error).__mro__ if kind in self.handlers), None)
+            if handler is None:
+                raise
+            response = await handler(request, error)
+        await response(scope, receive, send)
