@@ -208,13 +208,13 @@ class Output:
     def results(self, picked: np.ndarray | None) -> list[tuple[list, list, list]]:
         """(min, avg, max) lists per series at the `picked` buckets (all when None; -1 is a gap
         marker), None where a bucket has no data."""
-        counts = self.counts
         # The three as one array: each numpy step below is then taken once, not three times.
-        columns = self.cells.copy()
-        columns[1] /= np.maximum(counts, 1)
-        if picked is not None:
-            columns, counts = columns[:, :, picked], counts[:, picked]
+        if picked is None:
+            columns, counts = self.cells.copy(), self.counts
+        else:
+            columns, counts = self.cells[:, :, picked], self.counts[:, picked]
             counts[:, picked < 0] = 0
+        columns[1] /= np.maximum(counts, 1)
         columns = _significant(columns).tolist()
         empty = counts == 0
         results = []
