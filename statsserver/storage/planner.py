@@ -205,26 +205,34 @@ class Output:
         self.merge(rows, grouping.buckets, grouping.reduce(np.fmin, mins), grouping.reduce(np.fmax, maxs),
                    grouping.reduce(np.add, sums), grouping.reduce(np.add, counts))
 
-    def results(self, picked: np.ndarray | None) -> list[tuple[list, list, list]]:
-        """(min, avg, max) lists per series at the `picked` buckets (all when None; -1 is a gap
-        marker), None where a bucket has no data."""
+    def results(self, picked: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Min, avg and max (3 x series x buckets) at the `picked` buckets (all when None; -1 is
+        a gap marker), NaN where a bucket has no data; and where that is (series x buckets)."""
         # The three as one array: each numpy step below is then taken once, not three times.
         if picked is None:
             columns, counts = self.cells.copy(), self.counts
         else:
-            columns, counts = self.cells[:, :, picked], self.counts[:, picked]
+            # take, not indexing: the answer's rows must be C-contiguous for orjson.
+            columns, counts = self.cells.take(picked, axis=2), self.counts.take(picked, axis=1)
             counts[:, picked < 0] = 0
         columns[1] /= np.maximum(counts, 1)
-        columns = _significant(columns).tolist()
+        columns = _significant(columns)
         empty = counts == 0
-        results = []
-        for row, gaps in enumerate(empty.any(axis=1).tolist()):
-            lows, averages, highs = columns[0][row], columns[1][row], columns[2][row]
-            if gaps:
-                for bucket in np.flatnonzero(empty[row]).tolist():
-                    lows[bucket] = averages[bucket] = highs[bucket] = None
-            results.append((lows, averages, highs))
-        return results
+        columns[:, empty] = np.nan
+        return columns, empty
+
+
+def as_lists(columns: np.ndarray, empty: np.ndarray) -> list[tuple[list, list, list]]:
+    """Output.results as (min, avg, max) lists per series, None where a bucket has no data."""
+    listed = columns.tolist()
+    results = []
+    for row, gaps in enumerate(empty.any(axis=1).tolist()):
+        lows, averages, highs = listed[0][row], listed[1][row], listed[2][row]
+        if gaps:
+            for bucket in np.flatnonzero(empty[row]).tolist():
+                lows[bucket] = averages[bucket] = highs[bucket] = None
+        results.append((lows, averages, highs))
+    return results
 
 
 # Significant digits kept of each value: more than a chart or a label shows, and more than the

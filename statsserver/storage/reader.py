@@ -477,7 +477,7 @@ class Reader:
             (tier.number, series_id, low - tier.step_ms, high)))
 
     def query(self, source: str, start: float, end: float, points: int,
-              categories: list[str] | None = None, tier: str | None = None) -> dict:
+              categories: list[str] | None = None, tier: str | None = None, arrays: bool = False) -> dict:
         """The range [start, end) reduced to at most `points` buckets of min, avg and max.
 
         Columnar, as uPlot wants it: one `times` array (bucket centres) and, per series, arrays
@@ -485,6 +485,8 @@ class Reader:
         for more than two intervals, a row of nulls is put in, so a chart shows a hole rather
         than a line across it. The answer comes from the coarsest tier that still gives `points`
         buckets (see planner); `tier` (a tier name) forces one, and the answer names the tier.
+        With `arrays`, the columns are numpy arrays with NaN for null, for a JSON encoder that
+        writes them as they are (orjson's OPT_SERIALIZE_NUMPY: quicker than lists).
         """
         if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
             raise ValueError("the range must have a finite start before its end")
@@ -532,8 +534,11 @@ class Reader:
                 centres = np.insert(centres, gaps + 1, buckets[gaps] + 1.0)
         if len(picked) == plan.count:
             picked = None
-        result["times"] = ((plan.origin + centres * plan.width) / 1000).tolist()
-        for entry, (lows, averages, highs) in zip(result["series"], output.results(picked)):
+        times = (plan.origin + centres * plan.width) / 1000
+        columns, empty = output.results(picked)
+        result["times"] = times if arrays else times.tolist()
+        rows = zip(*columns) if arrays else planner.as_lists(columns, empty)
+        for entry, (lows, averages, highs) in zip(result["series"], rows):
             entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
 

@@ -291,3 +291,16 @@ def test_buckets_laid_side_by_side_reduce_as_reduceat_does():
                               (np.add, np.nan_to_num(values)), (np.add, counts)):
             expected = ufunc.reduceat(matrix, grouping.firsts, axis=1)
             assert np.array_equal(grouping.reduce(ufunc, matrix), expected, equal_nan=True), (width, ufunc)
+
+
+def test_answers_as_arrays_make_the_same_json_as_lists(writer, path):
+    import orjson
+    fill(writer, 600, skip=[(T0 + 100, T0 + 200)])  # a gap: a null marker and empty buckets
+    writer.write("host", T0 + 300, {"cpu": {"late": 7.0}}, PERCENT, interval=1.0)  # a series with holes
+    writer.maintain(T0 + 7200)
+    reader = Reader(path)
+    for points in (7, 60, 1000):
+        listed = reader.query("host", T0 - 50, T0 + 650, points)
+        arrays = reader.query("host", T0 - 50, T0 + 650, points, arrays=True)
+        assert None in listed["series"][-1]["avg"]
+        assert orjson.dumps(arrays, option=orjson.OPT_SERIALIZE_NUMPY) == orjson.dumps(listed)
