@@ -77,18 +77,21 @@ class Grouping:
     __slots__ = ("start", "stop", "buckets", "firsts", "sizes", "trivial", "spread", "padded")
 
     def __init__(self, times: np.ndarray, plan: Plan, low: int, high: int) -> None:
-        self.start = int(np.searchsorted(times, low))
-        self.stop = int(np.searchsorted(times, high))
+        # Array methods rather than numpy's functions: this runs for every block a query reads,
+        # on a few hundred times, where the functions' Python wrappers cost as much as the work.
+        self.start = int(times.searchsorted(low))
+        self.stop = int(times.searchsorted(high))
         inside = (times[self.start:self.stop] - plan.origin) // plan.width
         self.spread = self.padded = None
         if len(inside) == 0:
             self.buckets = inside
             self.trivial = True
             return
-        changes = np.flatnonzero(inside[1:] != inside[:-1]) + 1
-        self.firsts = np.concatenate(([0], changes))
+        changes = (inside[1:] != inside[:-1]).nonzero()[0] + 1
+        bounds = np.concatenate(([0], changes, [len(inside)]))  # where each bucket's run starts, then the end
+        self.firsts = bounds[:-1]
         self.buckets = inside[self.firsts]
-        self.sizes = np.diff(np.append(self.firsts, len(inside)))
+        self.sizes = bounds[1:] - self.firsts
         self.trivial = len(self.firsts) == len(inside)
         longest = int(self.sizes.max())
         if 1 < longest <= SPREAD_LONGEST:
