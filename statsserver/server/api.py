@@ -17,7 +17,8 @@ from .errors import BadRequest
 router = APIRouter(prefix="/api", tags=["read"])
 
 MAX_POINTS = 10_000
-# Series times buckets up to which /api/data is answered on the event loop: about a millisecond.
+# Up to this many cells (series x points), /api/data is answered on the event loop: a
+# millisecond or two of work at most.
 INLINE_CELLS = 20_000
 
 
