@@ -1,16 +1,14 @@
 """The direct way in: routes whose handlers read their request themselves, past FastAPI.
 
-FastAPI's routing and parameter machinery would be most of the cost of a range query over a
-few series (as of a one-value push: ingest.DirectPushes does the same for pushes). Such
-handlers take the Request alone and read it themselves, so this middleware hands them their
-requests straight away. The routes stay declared in their routers, for the OpenAPI document
+FastAPI's routing and parameter machinery would be most of the cost of a one-value push or of
+a range query over a few series. Such handlers take the Request alone and read it themselves,
+so this middleware hands them their requests straight away. The routes stay declared in their routers, for the OpenAPI document
 (and to answer a wrong method with 405).
 """
 
 from __future__ import annotations
 
 from fastapi import Request
-
 
 
 def direct_routes(router, *paths: str) -> dict:

@@ -26,7 +26,7 @@ from ..collectors.base import Metric, gauge
 from ..storage import StoreError, Writer
 from ..storage.database import Checkpoints
 from . import lineprotocol
-from .errors import BadRequest, refusal
+from .errors import BadRequest
 
 NAME_MAX = 200
 UNIT_MAX = 16
@@ -419,28 +419,6 @@ async def influx_v1_write(request: Request) -> Response:
     return await _line_protocol(request, query.get("precision", "ns"), query.get("db") or "influx")
 
 
-# --- the direct way in -----------------------------------------------------------------------
-
-# Each push handler reads its request itself, so it needs nothing of FastAPI's routing and
-# parameter machinery, which would be most of the cost of a one-value push. The routes above
-# stay declared for the OpenAPI document (and answer a wrong method with 405).
-DIRECT = {route.path: (route.methods, route.endpoint) for route in router.routes}
-INGEST_PATHS = tuple(DIRECT)
-
-
-class DirectPushes:
-    """ASGI middleware that hands pushes straight to their handlers."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        route = DIRECT.get(scope["path"]) if scope["type"] == "http" else None
-        if route is None or scope["method"] not in route[0]:
-            await self.app(scope, receive, send)
-            return
-        try:
-            response = await route[1](Request(scope, receive))
-        except BadRequest as error:
-            response = refusal(error.status, error.reason, error.field)
-        await response(scope, receive, send)
+# The push routes; their handlers read their requests themselves and are handed them straight
+# (server/direct.py), past FastAPI's routing: it would be most of the cost of a one-value push.
+INGEST_PATHS = tuple(route.path for route in router.routes)
