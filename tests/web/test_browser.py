@@ -12,11 +12,15 @@ from .conftest import CATEGORIES, SCREENSHOTS, SOURCE, XSS_CATEGORY, XSS_LABEL, 
 
 pytestmark = pytest.mark.timeout(180)
 
-# Pixels of the picture a chart shows near its first line's colour, left and right of the
-# middle: the seeded hour fills a 1 h chart edge to edge, and only the right sixth of a 6 h one.
-# (The picture is a copy of the canvas uPlot draws on, which is not shown: charts.js says why.)
+# The canvas a chart shows: uPlot's, or once the page was idle, the picture copied from it
+# (charts.js says why), with the size uPlot draws at.
+SHOWN_CANVAS = """const [drawn, picture] = figure.querySelectorAll('canvas');
+  const shown = picture && !picture.hidden ? picture : drawn;"""
+
+# Pixels a chart shows near its first line's colour, left and right of the middle: the seeded
+# hour fills a 1 h chart edge to edge, and only the right sixth of a 6 h one.
 COLOURED_PIXELS = """() => [...document.querySelectorAll('figure.chart')].map((figure) => {
-  const drawn = figure.querySelector('canvas.u-drawn'), shown = figure.querySelector('canvas.u-picture');
+  """ + SHOWN_CANVAS + """
   const canvas = new OffscreenCanvas(drawn.width, drawn.height);
   canvas.getContext('2d').drawImage(shown, 0, 0, drawn.width, drawn.height);
   const swatch = getComputedStyle(figure.querySelector('.legend .swatch')).backgroundColor;
@@ -32,10 +36,13 @@ COLOURED_PIXELS = """() => [...document.querySelectorAll('figure.chart')].map((f
   return { category: figure.dataset.category, left, right };
 })"""
 
-# Pixels of the first chart's picture in the pin's colour (the accent).
+# Every chart shows its picture: the page has been idle since the charts last drew.
+PICTURES_SHOWN = "() => [...document.querySelectorAll('canvas.u-picture')].every((picture) => !picture.hidden)"
+
+# Pixels of the first chart in the pin's colour (the accent).
 PIN_PIXELS = """() => {
   const figure = document.querySelector('figure.chart');
-  const drawn = figure.querySelector('canvas.u-drawn'), shown = figure.querySelector('canvas.u-picture');
+  """ + SHOWN_CANVAS + """
   const canvas = new OffscreenCanvas(drawn.width, drawn.height);
   canvas.getContext('2d').drawImage(shown, 0, 0, drawn.width, drawn.height);
   const [r, g, b] = getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()
@@ -273,6 +280,7 @@ def test_a_cursor_move_copies_no_chart_to_the_compositor(open_page):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()
     app.open()
+    app.wait(PICTURES_SHOWN)
     app.js("""() => { const control = document.body.appendChild(document.createElement('canvas'));
         Object.assign(control.style, { position: 'fixed', left: '0', bottom: '0', width: '20px', height: '20px' });
         control.getContext('2d').fillRect(0, 0, 10, 10); }""")
@@ -304,8 +312,8 @@ def test_a_narrower_window_redraws_every_picture_at_its_new_size(open_page):
     app.sign_in()
     app.open()
     sizes = """() => [...document.querySelectorAll('figure.chart')].map((figure) => {
-        const drawn = figure.querySelector('canvas.u-drawn'), shown = figure.querySelector('canvas.u-picture');
-        return [drawn.width, shown.width, Math.round(shown.getBoundingClientRect().width)]; })"""
+        const [drawn, shown] = figure.querySelectorAll('canvas');
+        return [drawn.width, shown.hidden ? 0 : shown.width, Math.round(shown.getBoundingClientRect().width)]; })"""
     wide = app.js(sizes)
     app.page.set_viewport_size({"width": 800, "height": 900})
     app.wait(f"() => ({sizes})().every(([drawn, shown]) => drawn === shown && drawn > {wide[0][0]})")
@@ -389,7 +397,8 @@ def test_keyboard_moves_the_cursor_zooms_and_pins(open_page):
     app.wait("() => new URLSearchParams(location.search).has('t')")
     app.page.wait_for_timeout(300)
     assert len(app.data_requests()) == asked  # a pin marks a moment; it fetches no data
-    assert app.js(PIN_PIXELS) > unpinned + 50  # and the chart shows it
+    app.wait(PICTURES_SHOWN)
+    assert app.js(PIN_PIXELS) > unpinned + 50  # and the chart's picture shows it
     before = app.js(SHOWN_WINDOW)
     app.page.keyboard.press("+")
     app.wait(f"() => ({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] < {before[1] - before[0] - 10}")

@@ -105,11 +105,20 @@ const BINARY_INCREMENTS = binaryIncrements();
 // not use) Chromium copies every 2D canvas to the compositor on every frame the page paints,
 // changed or not: with 20 charts, most of a cursor move's frame. A "bitmaprenderer" canvas hands
 // over a picture only when given a new one, so a chart is shown through one, given a copy of
-// uPlot's canvas after each draw; uPlot's canvas itself is drawn on but not shown. The picture is
-// opaque, on the panel's colour: the compositor copies it rather than blending it with what is
-// beneath. A browser without OffscreenCanvas (Safari before 16.4) shows uPlot's canvas.
+// uPlot's canvas; uPlot's canvas itself is then drawn on but not shown. The picture is opaque, on
+// the panel's colour: the compositor copies it rather than blending it with what is beneath. A
+// browser without OffscreenCanvas (Safari before 16.4) shows uPlot's canvas.
+//
+// The copies are made when the page is idle, not in the draw: a load, or a pan's frames, draws
+// every chart and would pay for every copy too. Until its copy is made a chart shows uPlot's
+// canvas.
 const pictures = new WeakMap();
 const canShowPictures = typeof OffscreenCanvas === "function" && typeof ImageBitmapRenderingContext === "function";
+const stale = new Set();
+let copyPending = false;
+const whenIdle = typeof requestIdleCallback === "function"
+  ? (callback) => requestIdleCallback(callback, { timeout: 250 })
+  : (callback) => setTimeout(callback, 50);
 
 function showPicture(u, background) {
   if (!canShowPictures) return;
@@ -118,21 +127,39 @@ function showPicture(u, background) {
     const drawn = u.ctx.canvas;
     const shown = document.createElement("canvas");
     shown.className = "u-picture";
-    drawn.classList.add("u-drawn");
     drawn.after(shown);
     const copy = new OffscreenCanvas(1, 1);
     picture = { drawn, shown, renderer: shown.getContext("bitmaprenderer"), copy, copier: copy.getContext("2d", { alpha: false }) };
     pictures.set(u, picture);
   }
-  const { drawn, shown, copy, copier } = picture;
-  if (copy.width !== drawn.width || copy.height !== drawn.height) {
-    copy.width = shown.width = drawn.width;
-    copy.height = shown.height = drawn.height;
+  picture.background = background;
+  picture.drawn.classList.remove("u-drawn");
+  picture.shown.hidden = true;
+  stale.add(picture);
+  if (!copyPending) {
+    copyPending = true;
+    whenIdle(copyStalePictures);
   }
-  copier.fillStyle = background;
-  copier.fillRect(0, 0, copy.width, copy.height);
-  copier.drawImage(drawn, 0, 0);
-  picture.renderer.transferFromImageBitmap(copy.transferToImageBitmap());
+}
+
+function copyStalePictures(deadline) {
+  for (const picture of stale) {
+    if (deadline && !deadline.didTimeout && deadline.timeRemaining() < 3) break; // the rest next time
+    stale.delete(picture);
+    const { drawn, shown, copy, copier } = picture;
+    if (copy.width !== drawn.width || copy.height !== drawn.height) {
+      copy.width = shown.width = drawn.width;
+      copy.height = shown.height = drawn.height;
+    }
+    copier.fillStyle = picture.background;
+    copier.fillRect(0, 0, copy.width, copy.height);
+    copier.drawImage(drawn, 0, 0);
+    picture.renderer.transferFromImageBitmap(copy.transferToImageBitmap());
+    shown.hidden = false;
+    drawn.classList.add("u-drawn");
+  }
+  copyPending = stale.size > 0;
+  if (copyPending) whenIdle(copyStalePictures);
 }
 
 // Rectangles, because a software canvas fills a 2,000-vertex band polygon several times slower
