@@ -117,7 +117,7 @@ const canShowPictures = typeof OffscreenCanvas === "function" && typeof ImageBit
 const stale = new Set();
 let copyPending = false;
 const whenIdle = typeof requestIdleCallback === "function"
-  ? (callback) => requestIdleCallback(callback, { timeout: 250 })
+  ? (callback) => requestIdleCallback(callback, { timeout: 1000 })
   : (callback) => setTimeout(callback, 50);
 
 function showPicture(u, background) {
