@@ -26,6 +26,8 @@ from pathlib import Path
 
 import psutil
 
+from common import target
+
 ROOT = Path(__file__).resolve().parent.parent
 TOP = 10
 MiB = 1024 * 1024
@@ -142,9 +144,6 @@ def side_by_side(seconds: float) -> dict:
     result["seconds"] = elapsed
     return result
 
-
-def target(name: str, value: float, goal: float, unit: str) -> dict:
-    return {"name": name, "value": round(value, 4), "goal": goal, "unit": unit, "met": value <= goal}
 
 
 def main() -> None:

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import psutil
 
+from common import target
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -233,9 +235,6 @@ def per_sample(processes: int, samples: int) -> dict:
                             capture_output=True, text=True, check=True)
     return json.loads(output.stdout)
 
-
-def target(name: str, value: float, goal: float, unit: str) -> dict:
-    return {"name": name, "value": round(value, 4), "goal": goal, "unit": unit, "met": value <= goal}
 
 
 def main() -> None:

@@ -29,14 +29,11 @@ from pathlib import Path
 
 import psutil
 
+from common import free_port, target
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -231,10 +228,6 @@ def push_load(server: "Server", seconds: int) -> dict:
     results["line_protocol"]["points_per_second"] = results["line_protocol"]["requests_per_second"] * 5000
     return results
 
-
-def target(name: str, value: float, goal: float, unit: str, higher_is_better: bool) -> dict:
-    met = value >= goal if higher_is_better else value <= goal
-    return {"name": name, "value": round(value, 3), "goal": goal, "unit": unit, "met": bool(met)}
 
 
 def main() -> None:

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import psutil
+
+from common import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,11 +54,6 @@ CATEGORIES = 20
 SAMPLES = 2000
 GOALS = {"first_load_kb": 150, "draw_ms": 1000, "cursor_ms": 16}
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

@@ -70,6 +70,15 @@ def series(request: Request, source: str | None = Query(None, description="Defau
     return _json({"source": name, "series": [s.as_dict() for s in request.app.state.reader().series(name)]})
 
 
+def _window(start: float | None, end: float | None) -> tuple[float, float]:
+    """The range asked for: by default the hour until now."""
+    end = end if end is not None else time.time()
+    start = start if start is not None else end - 3600
+    if start >= end:
+        raise BadRequest("from must be before to", "from")
+    return start, end
+
+
 def _read_number(request: Request, field: str, kind=float):
     text = request.query_params.get(field)
     if text is None:
@@ -127,10 +136,7 @@ async def data(request: Request) -> Response:
 
 async def _compute_data(state, source: str, start: float | None, end: float | None, points: int,
                         categories: list[str] | None) -> bytes:
-    end = end if end is not None else time.time()
-    start = start if start is not None else end - 3600
-    if start >= end:
-        raise BadRequest("from must be before to", "from")
+    start, end = _window(start, end)
 
     def compute() -> bytes:
         return orjson.dumps(state.reader().query(source, start, end, points, categories, arrays=True),
@@ -176,10 +182,7 @@ def process(
 ) -> Response:
     _finite("started", started)
     name = _source(request, source)
-    end = _finite("to", to) if to is not None else time.time()
-    start = _finite("from", from_) if from_ is not None else end - 3600
-    if start >= end:
-        raise BadRequest("from must be before to", "from")
+    start, end = _window(_finite("from", from_), _finite("to", to))
     history = request.app.state.reader().process_history(name, pid, started, start, end, points)
     if history is None:
         raise BadRequest(f"no process {pid} that started at {started} was listed", "started", status=404)

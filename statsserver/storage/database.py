@@ -73,6 +73,7 @@ class Checkpoints:
     """
 
     def __init__(self, path: Path, every_seconds: float = 1.0) -> None:
+        self.path = path
         self.every_seconds = every_seconds
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._stop = threading.Event()
@@ -87,11 +88,8 @@ class Checkpoints:
                 failing = False
             except sqlite3.Error as error:
                 if not failing:  # once, not every second of a full disk
-                    log.warning("checkpoint of %s failed: %s; trying again", self._path(), error)
+                    log.warning("checkpoint of %s failed: %s; trying again", self.path, error)
                 failing = True
-
-    def _path(self) -> str:
-        return self._db.execute("PRAGMA database_list").fetchone()[2]
 
     def close(self) -> None:
         self._stop.set()

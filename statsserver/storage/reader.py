@@ -204,10 +204,11 @@ class Reader:
         is left out: at that moment it had no value. Where raw samples have expired, the value is
         the average of the finest rollup bucket holding `at`, timed at the bucket's centre.
         """
+        known = self.catalog()  # once: each look-up asks SQLite whether anything was committed
+        found = known.by_name.get(source)
         if tolerance is None:
-            interval = self.interval(source)
-            tolerance = 2 * interval if interval else IRREGULAR_TOLERANCE
-        catalog = {s.id: s for s in self.series(source)}
+            tolerance = 2 * found.interval if found and found.interval else IRREGULAR_TOLERANCE
+        catalog = {s.id: s for s in known.series(source)}
         low, high, target = to_ms(at - tolerance), to_ms(at + tolerance), to_ms(at)
         nearest: dict[int, tuple[int, float]] = {}
 
@@ -222,8 +223,8 @@ class Reader:
                     f"SELECT series_id, time, value FROM head WHERE series_id IN ({_marks(ids)})"
                     " AND time BETWEEN ? AND ?", (*ids, low, high)):
                 consider(series_id, time, value)
-            groups = self._groups(source)
-            for times, blobs in self._raw_blocks(self._source_id(source), groups, low, high + 1):
+            groups = known.groups(source)
+            for times, blobs in self._raw_blocks(found.id, groups, low, high + 1):
                 first, last = np.searchsorted(times, low), np.searchsorted(times, high, side="right")
                 if first >= last:
                     continue
@@ -239,7 +240,7 @@ class Reader:
             for tier in ROLLUPS:
                 if not missing:
                     break
-                for series_id, (start, value) in self._bucket_at(tier, source, missing, target).items():
+                for series_id, (start, value) in self._bucket_at(tier, groups, missing, target).items():
                     nearest[series_id] = (start + tier.step_ms // 2, value)
                 missing = [i for i in missing if i not in nearest]
         values: dict[str, dict[str, dict]] = {}
@@ -250,8 +251,9 @@ class Reader:
         return {"time": at, "values": values, "processes": listed["processes"],
                 "processes_time": listed["time"], "processes_tier": listed["tier"]}
 
-    def _bucket_at(self, tier: Tier, source: str, ids: list[int], at: int) -> dict[int, tuple[int, float]]:
-        """{series id: (bucket start, average)} for the bucket of `tier` that holds `at`."""
+    def _bucket_at(self, tier: Tier, groups: list[int], ids: list[int], at: int) -> dict[int, tuple[int, float]]:
+        """{series id: (bucket start, average)} for the bucket of `tier` that holds `at`, from
+        rollup rows and the blocks of `groups`."""
         bucket = at - at % tier.step_ms
         found: dict[int, list] = {}
         for series_id, total, count in self._rows(
@@ -259,7 +261,6 @@ class Reader:
                 f" AND series_id IN ({_marks(ids)})", (tier.number, bucket, *ids)):
             found[series_id] = [total, count]
         wanted = set(ids)
-        groups = self._groups(source)
         for start, blob in self._rows(
                 f"SELECT start, data FROM chunks WHERE tier = ? AND start > ? AND start <= ?"
                 f" AND group_id IN ({_marks(groups)})", (tier.number, at - tier.span_ms, at, *groups)):
