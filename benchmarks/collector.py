@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 
-from common import target
+from common import print_targets, target
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP = 10
@@ -190,9 +190,7 @@ def main() -> None:
         target("collect at 1 s: CPU share / plain psutil loop", share_ratio, 0.8, "ratio"),
         target("CPU per sample (median) / plain psutil loop", sample_ratio, 0.8, "ratio"),
     ]
-    for item in targets:
-        print(f"target {item['name']}: {item['value']:.3f} {item['unit']} "
-              f"(goal <= {item['goal']}) {'met' if item['met'] else 'NOT MET'}")
+    print_targets(targets)
     if arguments.json:
         report = {
             "benchmark": "collector", "quick": arguments.quick,

@@ -1,4 +1,5 @@
-"""What the benchmarks share: a target as their --json lists it, and a free loopback port.
+"""What the benchmarks share: their targets, as printed and as their --json lists them, and a
+free loopback port.
 
 Each benchmark runs as a script (`python benchmarks/NAME.py`), so this folder is on its path.
 """
@@ -11,6 +12,12 @@ import socket
 def target(name: str, value: float, goal: float, unit: str, higher_is_better: bool = False) -> dict:
     met = value >= goal if higher_is_better else value <= goal
     return {"name": name, "value": round(value, 4), "goal": goal, "unit": unit, "met": bool(met)}
+
+
+def print_targets(targets: list[dict]) -> None:
+    for item in targets:
+        print(f"target {item['name']}: {item['value']:.3f} {item['unit']} (goal {item['goal']}) "
+              f"{'met' if item['met'] else 'NOT MET'}")
 
 
 def free_port() -> int:

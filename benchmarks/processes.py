@@ -35,7 +35,7 @@ from pathlib import Path
 
 import psutil
 
-from common import target
+from common import print_targets, target
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -284,9 +284,7 @@ def main() -> None:
         target("process history disk / all metric series disk (same file, same time)", disk["ratio"], 1.0, "ratio"),
         target("process history / metric series at default retention", disk["steady_state"]["ratio"], 1.0, "ratio"),
     ]
-    for item in targets:
-        print(f"target {item['name']}: {item['value']:.3f} {item['unit']} "
-              f"(goal <= {item['goal']}) {'met' if item['met'] else 'NOT MET'}")
+    print_targets(targets)
     if arguments.json:
         report = {
             "benchmark": "processes", "quick": arguments.quick,

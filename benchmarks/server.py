@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psutil
 
-from common import free_port, target
+from common import free_port, print_targets, target
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -310,9 +310,7 @@ def main() -> None:
     if feed:
         targets.append(target(f"live feed CPU for {feed['clients']} clients", feed["feed_cpu_percent"], 10,
                               "% of a core", False))
-    for item in targets:
-        print(f"target {item['name']}: {item['value']} {item['unit']} (goal {item['goal']}) "
-              f"{'met' if item['met'] else 'NOT MET'}")
+    print_targets(targets)
     if arguments.json:
         Path(arguments.json).write_text(json.dumps({
             "benchmark": "server", "quick": arguments.quick,
