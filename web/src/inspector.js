@@ -30,10 +30,10 @@ export class Inspector {
       const rows = group.labels.map((label, i) => {
         const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
         if (group.graph) swatch.style.background = colorOf(colors, i);
-        const value = el("td", { class: "value" });
-        const range = el("td", { class: "range" });
+        const value = el("span");
+        const range = el("span");
         this.cells.set(key(group.category, label), { value, range, unit: group.unit });
-        return el("tr", {}, el("th", { scope: "row" }, swatch, label), value, range);
+        return el("tr", {}, el("th", { scope: "row" }, swatch, label), el("td", { class: "value" }, value), el("td", { class: "range" }, range));
       });
       sections.push(el("section", { class: "moment-group" },
         el("h3", { text: titleOf(group.category), title: group.description || null }),
@@ -48,10 +48,13 @@ export class Inspector {
    * {category: {label: {value}}} (from /api/moment). mode: "cursor", "pinned" or "latest".
    */
   show(t, values, mode) {
-    setText(this.time, t === null ? "–" : formatTime(t));
+    const time = t === null ? "–" : formatTime(t);
+    // Sized by its length (the box contains its layout), so that a new time lays out nothing else.
+    if (time.length !== this.time.textContent.length) this.time.style.width = `${time.length}ch`;
+    setText(this.time, time);
     if (t !== null) this.time.setAttribute("datetime", new Date(t * 1000).toISOString());
     setText(this.mode, { cursor: "at the cursor", pinned: "pinned", latest: "latest" }[mode] || "");
-    this.root.dataset.mode = mode;
+    if (this.root.dataset.mode !== mode) this.root.dataset.mode = mode;
     this.shownAt = t;
     for (const [name, cell] of this.cells) {
       const [category, label] = name.split("\u0001");
