@@ -272,6 +272,31 @@ def test_the_cursor_is_timed_until_the_frame_showing_the_inspector(open_page):
     assert app.errors == []
 
 
+def traced(app, categories, action):
+    """The trace events Chromium records in `categories` while `action()` runs."""
+    cdp = app.page.context.new_cdp_session(app.page)
+    events, finished = [], []
+    cdp.on("Tracing.dataCollected", lambda message: events.extend(message["value"]))
+    cdp.on("Tracing.tracingComplete", lambda message: finished.append(True))
+    cdp.send("Tracing.start", {"categories": categories, "transferMode": "ReportEvents"})
+    action()
+    cdp.send("Tracing.end")
+    deadline = time.monotonic() + 15
+    while not finished and time.monotonic() < deadline:
+        app.page.wait_for_timeout(50)
+    assert finished
+    return events
+
+
+def cursor_moves(app, moves=10):
+    """Moves across the first chart, each to a new moment, until each one's frame is shown."""
+    left, top, width, height = plot_box(app)
+    app.js("() => performance.clearMeasures()")
+    for i in range(moves):
+        app.page.mouse.move(left + width * (0.1 + 0.8 * i / moves), top + height / 4)
+    app.wait(f"() => performance.getEntriesByName('inspector-shown').length >= {moves}")
+
+
 def test_a_cursor_move_copies_no_chart_to_the_compositor(open_page):
     """Without a GPU, Chromium copies every 2D canvas it shows to the compositor on every frame,
     changed or not: 20 charts made each cursor move's frame miss its 16 ms. Each chart shows a
@@ -287,23 +312,84 @@ def test_a_cursor_move_copies_no_chart_to_the_compositor(open_page):
     left, top, width, height = plot_box(app)
     app.page.mouse.move(left + 2, top + height / 4)
     app.page.wait_for_timeout(200)
-    cdp = app.page.context.new_cdp_session(app.page)
-    events, finished = [], []
-    cdp.on("Tracing.dataCollected", lambda message: events.extend(message["value"]))
-    cdp.on("Tracing.tracingComplete", lambda message: finished.append(True))
-    cdp.send("Tracing.start", {"categories": "blink,cc", "transferMode": "ReportEvents"})
-    app.js("() => performance.clearMeasures()")
-    for i in range(10):
-        app.page.mouse.move(left + width * (0.1 + 0.08 * i), top + height / 4)
-    app.wait("() => performance.getEntriesByName('inspector-shown').length >= 10")
-    cdp.send("Tracing.end")
-    deadline = time.monotonic() + 15
-    while not finished and time.monotonic() < deadline:
-        app.page.wait_for_timeout(50)
+    events = traced(app, "blink,cc", lambda: cursor_moves(app))
     count = lambda name: sum(1 for e in events if e.get("name") == name and e.get("ph") in ("X", "B"))  # noqa: E731
     frames, copies = count("ProxyMain::BeginMainFrame"), count("Canvas2DResourceProvider::ProduceCanvasResource")
     assert frames >= 10
     assert 0 < copies <= frames, (copies, frames)
+    assert app.errors == []
+
+
+def test_a_cursor_move_lays_out_only_the_values_it_changes(open_page):
+    """Each inspector value is a box of fixed size that contains its layout: a cursor move lays out
+    those boxes (a partial layout), not the inspector's tables, the inspector and the page. Before,
+    every move laid out the whole page from its root."""
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    left, top, width, height = plot_box(app)
+    app.page.mouse.move(left + 2, top + height / 4)  # "latest" becomes "at the cursor": a new heading
+    app.wait("() => document.querySelector('#inspector').dataset.mode === 'cursor'")
+    app.page.wait_for_timeout(400)
+    events = traced(app, "devtools.timeline", lambda: cursor_moves(app))
+    layouts = [e["args"]["beginData"] for e in events if e.get("name") == "Layout" and e.get("ph") in ("X", "B")]
+    assert len(layouts) >= 10
+    # All but a rare one (the time's length changing at midnight) are partial
+    assert sum(layout["partialLayout"] for layout in layouts) >= 0.8 * len(layouts), layouts
+    assert app.errors == []
+
+
+# Each inspector group's values, and whether the group is in the inspector's view.
+INSPECTOR_GROUPS = """() => { const view = document.querySelector('#inspector').getBoundingClientRect();
+  return [...document.querySelectorAll('#inspector .moment-group')].map((group) => {
+    const r = group.getBoundingClientRect();
+    return { inView: r.bottom > view.top && r.top < view.bottom,
+             values: [...group.querySelectorAll('td')].map((cell) => cell.textContent) }; }); }"""
+
+
+def test_the_inspector_shows_the_cursors_moment_in_view_at_once_and_everywhere_once_it_rests(open_page):
+    """A cursor move rewrites the inspector's groups in view, in its own frame (before, all 42
+    values); the ones out of view when they come into view, or once the cursor rests."""
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    left, top, width, height = plot_box(app)
+    at = lambda x: app.page.mouse.move(left + width * x, top + height / 4)  # noqa: E731
+    rested = lambda: app.page.wait_for_timeout(600)  # noqa: E731
+    at(0.3)
+    rested()
+    first = app.js(INSPECTOR_GROUPS)
+    at(0.7)
+    rested()
+    second = app.js(INSPECTOR_GROUPS)
+    assert [g["values"] for g in first] != [g["values"] for g in second]
+    out_of_view = [i for i, g in enumerate(first) if not g["inView"]]
+    assert 0 < len(out_of_view) < len(first)  # the inspector scrolls at this size
+    # The last group whose values differ between the two moments (the nograph ones may not)
+    last = max(i for i in out_of_view if first[i]["values"] != second[i]["values"])
+    # What the frame showing the move to 0.3 again shows, recorded as soon as it is done; then the
+    # inspector scrolled to its end, and what it shows three frames later (well before it rests)
+    app.js("""() => { const groups = """ + INSPECTOR_GROUPS + """;
+        const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+        const observer = new PerformanceObserver(async (list) => {
+          if (!list.getEntries().some((entry) => entry.name === 'inspector-shown')) return;
+          observer.disconnect();
+          window.shown = groups();
+          document.querySelector('#inspector').scrollTop = 1e6;
+          await frame(); await frame(); await frame();
+          window.scrolled = groups();
+        });
+        observer.observe({ type: 'measure' }); }""")
+    at(0.3)
+    app.wait("() => window.scrolled !== undefined")
+    for i, group in enumerate(app.js("() => window.shown")):
+        expected = second[i] if i in out_of_view else first[i]
+        assert group["values"] == expected["values"], (i, group, expected)
+    scrolled = app.js("() => window.scrolled")
+    assert scrolled[last]["inView"] and scrolled[last]["values"] == first[last]["values"], (scrolled[last], first[last])
+    # Once the cursor rests every group shows its moment
+    rested()
+    assert [g["values"] for g in app.js(INSPECTOR_GROUPS)] == [g["values"] for g in first]
     assert app.errors == []
 
 

@@ -6,6 +6,10 @@ import { formatTime, formatValue, titleOf } from "./format.js";
 import { colorOf } from "./charts.js";
 import { ProcessTable } from "./processes.js";
 
+// A cursor move rewrites the groups in view, in its frame; the others when they come into view or
+// once the cursor rests, so that the whole inspector is current again.
+const REST_MS = 250;
+
 export class Inspector {
   /** context: what the process table needs (see ProcessTable). */
   constructor(root, context) {
@@ -14,32 +18,41 @@ export class Inspector {
     this.mode = root.querySelector("[data-moment-mode]");
     this.body = root.querySelector("[data-moment-values]");
     this.processTable = new ProcessTable(root.querySelector("[data-moment-processes]"), context);
-    this.cells = new Map();
-    this.units = new Map();
+    this.groups = new Map(); // section → {cells, inView, stale}
+    this.values = null;
+    this.restTimer = 0;
     this.shownAt = undefined;
+    // The inspector scrolls (beside the charts, or as a sheet that may be closed): its own area.
+    this.observer = typeof IntersectionObserver === "function"
+      ? new IntersectionObserver((entries) => this.seen(entries), { root })
+      : null;
   }
 
   /** Lay out one row per series; later updates only change text. */
   build(store, colors) {
-    this.cells.clear();
-    this.units.clear();
+    this.observer?.disconnect();
+    this.groups.clear();
     const sections = [];
     const groups = [...store.categories.values()].sort((a, b) => Number(b.graph) - Number(a.graph));
     for (const group of groups) {
-      this.units.set(group.category, group.unit);
+      const cells = [];
       const rows = group.labels.map((label, i) => {
         const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
         if (group.graph) swatch.style.background = colorOf(colors, i);
         const value = el("span");
         const range = el("span");
-        this.cells.set(key(group.category, label), { value, range, unit: group.unit });
+        cells.push({ category: group.category, label, value, range, unit: group.unit });
         return el("tr", {}, el("th", { scope: "row" }, swatch, label), el("td", { class: "value" }, value), el("td", { class: "range" }, range));
       });
-      sections.push(el("section", { class: "moment-group" },
+      const section = el("section", { class: "moment-group" },
         el("h3", { text: titleOf(group.category), title: group.description || null }),
-        el("table", {}, el("tbody", {}, ...rows))));
+        el("table", {}, el("tbody", {}, ...rows)));
+      // In view until the observer says otherwise: its first report comes after a frame.
+      this.groups.set(section, { cells, inView: true, stale: false });
+      sections.push(section);
     }
     this.body.replaceChildren(...sections);
+    for (const section of sections) this.observer?.observe(section);
     this.shownAt = undefined;
   }
 
@@ -56,14 +69,27 @@ export class Inspector {
     setText(this.mode, { cursor: "at the cursor", pinned: "pinned", latest: "latest" }[mode] || "");
     if (this.root.dataset.mode !== mode) this.root.dataset.mode = mode;
     this.shownAt = t;
-    for (const [name, cell] of this.cells) {
-      const [category, label] = name.split("\u0001");
-      const entry = values?.[category]?.[label];
-      const avg = entry ? (entry.avg ?? entry.value ?? null) : null;
-      setText(cell.value, formatValue(avg, cell.unit));
-      const spread = entry && entry.min !== null && entry.max !== null && entry.min !== undefined && entry.min !== entry.max;
-      setText(cell.range, spread ? `${formatValue(entry.min, cell.unit)} – ${formatValue(entry.max, cell.unit)}` : "");
+    this.values = values;
+    let stale = false;
+    for (const group of this.groups.values()) {
+      if (group.inView) fill(group, values);
+      else stale = group.stale = true;
     }
+    clearTimeout(this.restTimer);
+    if (stale) this.restTimer = setTimeout(() => this.fillStale(), REST_MS);
+  }
+
+  seen(entries) {
+    for (const entry of entries) {
+      const group = this.groups.get(entry.target);
+      if (!group) continue;
+      group.inView = entry.isIntersecting;
+      if (group.inView && group.stale) fill(group, this.values);
+    }
+  }
+
+  fillStale() {
+    for (const group of this.groups.values()) if (group.stale) fill(group, this.values);
   }
 
   /** The process list at the moment shown; `tier` "1m" when it is a minute's averages. */
@@ -76,7 +102,16 @@ export class Inspector {
   }
 }
 
-const key = (category, label) => `${category}\u0001${label}`;
+function fill(group, values) {
+  group.stale = false;
+  for (const cell of group.cells) {
+    const entry = values?.[cell.category]?.[cell.label];
+    const avg = entry ? (entry.avg ?? entry.value ?? null) : null;
+    setText(cell.value, formatValue(avg, cell.unit));
+    const spread = entry && entry.min !== null && entry.max !== null && entry.min !== undefined && entry.min !== entry.max;
+    setText(cell.range, spread ? `${formatValue(entry.min, cell.unit)} – ${formatValue(entry.max, cell.unit)}` : "");
+  }
+}
 
 /** /api/moment's values, as show() takes them. */
 export function momentValues(values) {
