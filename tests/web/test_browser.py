@@ -393,6 +393,37 @@ def test_the_inspector_shows_the_cursors_moment_in_view_at_once_and_everywhere_o
     assert app.errors == []
 
 
+# Each chart's cursor line, as a fraction of its plot's width (null when hidden), and whether the
+# chart is on screen.
+CURSOR_LINES = """() => [...document.querySelectorAll('figure.chart')].map((figure) => {
+  const over = figure.querySelector('.u-over').getBoundingClientRect();
+  const line = figure.querySelector('.u-cursor-x');
+  const r = figure.getBoundingClientRect();
+  return { onScreen: r.bottom > 0 && r.top < innerHeight,
+           at: line.classList.contains('u-off') || !line.style.transform ? null
+             : (line.getBoundingClientRect().left - over.left) / over.width }; })"""
+
+
+def test_the_synced_cursor_is_on_every_chart_on_screen_and_catches_up_on_those_scrolled_into_view(open_page):
+    """Charts out of view skip the synced cursor's moves (each cost its share of a move's frame);
+    one scrolled into view shows the cursor at the same moment as the others."""
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    cursor_moves(app, 5)
+    lines = app.js(CURSOR_LINES)
+    on_screen = [line["at"] for line in lines if line["onScreen"]]
+    assert len(on_screen) >= 4 and None not in on_screen
+    assert max(on_screen) - min(on_screen) < 0.01, on_screen
+    assert lines[-1]["at"] is None or abs(lines[-1]["at"] - on_screen[0]) > 0.01  # the last chart was not moved
+    # A taller window brings every chart into view, the pointer still on the first
+    app.page.set_viewport_size({"width": 1440, "height": 3200})
+    app.wait(f"() => ({CURSOR_LINES})().every((line) => line.onScreen && line.at !== null)")
+    now_on_screen = [line["at"] for line in app.js(CURSOR_LINES)]
+    assert max(now_on_screen) - min(now_on_screen) < 0.01, now_on_screen
+    assert app.errors == []
+
+
 def test_a_narrower_window_redraws_every_picture_at_its_new_size(open_page):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()

@@ -305,8 +305,28 @@ function afterNextFrame(callback) {
 
 // ---- charts ----------------------------------------------------------------------------------
 
+// Charts in view; the others skip the synced cursor until they come into view.
+const onScreen = new WeakSet();
+const chartOf = new WeakMap(); // figure → chart
+const chartsInView = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const u = chartOf.get(entry.target);
+    if (!u) continue;
+    if (!entry.isIntersecting) {
+      onScreen.delete(u);
+      continue;
+    }
+    onScreen.add(u);
+    // Where the cursor is on the charts that followed it (the same moment on every chart).
+    const from = state.charts.find((other) => other !== u && onScreen.has(other) && other.cursor.left >= 0);
+    const left = from ? u.valToPos(from.posToVal(from.cursor.left, "x"), "x") : -10;
+    u.setCursor({ left, top: from ? from.cursor.top : -10 }, false);
+  }
+});
+
 const chartContext = {
   window: () => state.window,
+  onScreen: (u) => onScreen.has(u),
   pinned: () => state.view.pinned,
   spanGaps: () => !state.intervals.get(state.view.source ?? state.local),
   onCursor,
@@ -324,6 +344,7 @@ const gestureContext = {
 
 function buildCharts(store) {
   for (const u of state.charts) u.destroy();
+  chartsInView.disconnect();
   state.charts = [];
   state.colors = theme();
   ui.charts.replaceChildren();
@@ -355,6 +376,8 @@ function addCharts(groups) {
     const u = createChart(box, sizes[i], state.store, group, chartContext, state.colors);
     attachGestures(u, gestureContext);
     state.charts.push(u);
+    chartOf.set(figures[i], u);
+    chartsInView.observe(figures[i]);
   }
 }
 

@@ -39,7 +39,8 @@ export function colorOf(colors, index) {
  * A chart for one category inside `box`, of `size` {width, height} (measured by the caller for
  * all charts at once: reading a size after each chart went in would lay the page out each time). `context` shares the
  * app's state: window() → {from, to}, pinned() → time or null, spanGaps() → whether to join
- * over empty buckets, and the callbacks onCursor(u), onSelect(from, to).
+ * over empty buckets, onScreen(u) → whether the chart is in view, and the callbacks onCursor(u),
+ * onSelect(from, to).
  */
 export function createChart(box, size, store, group, context, colors) {
   const n = group.labels.length;
@@ -59,6 +60,7 @@ export function createChart(box, size, store, group, context, colors) {
   }
   const axis = { stroke: colors.text, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid, width: 1 },
                  font: "11px system-ui, sans-serif" };
+  let chart = null;
   const options = {
     width: Math.max(100, size.width),
     height: size.height || 160,
@@ -66,7 +68,9 @@ export function createChart(box, size, store, group, context, colors) {
     padding: [8, 8, 0, 0],
     cursor: {
       y: false, // a level line means nothing on the other charts
-      sync: { key: SYNC_KEY },
+      // A chart out of view skips the synced cursor's moves (its line would change nothing on
+      // screen, yet cost its share of each move's frame); app.js brings it over on entering view.
+      sync: { key: SYNC_KEY, filters: { sub: (type) => type !== "mousemove" || context.onScreen(chart) } },
       drag: { x: true, y: false, setScale: false },
       points: { show: false },
       // Hover moves the cursor; the plot takes no keyboard focus of its own (the figure does).
@@ -94,7 +98,7 @@ export function createChart(box, size, store, group, context, colors) {
       draw: [(u) => drawPin(u, context.pinned(), colors.pin), (u) => showPicture(u, colors.panel)],
     },
   };
-  const chart = new uPlot(options, plotColumns(store, group), box);
+  chart = new uPlot(options, plotColumns(store, group), box);
   chart.category = group.category;
   return chart;
 }
