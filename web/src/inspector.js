@@ -52,6 +52,10 @@ export class Inspector {
       sections.push(section);
     }
     this.body.replaceChildren(...sections);
+    // The min–max column only when some bucket in the window holds a spread: otherwise (a source
+    // sampled as often as the buckets are wide) it would be an empty gap beside every value.
+    this.root.classList.toggle("spread", [...store.categories.values()].some((group) =>
+      group.min.some((column, j) => column.some((low, i) => low !== null && low !== group.max[j][i]))));
     for (const section of sections) this.observer?.observe(section);
     this.shownAt = undefined;
   }
