@@ -180,6 +180,7 @@ def test_one_finger_in_the_upper_half_moves_the_cursor_and_updates_the_inspector
     moment = time.mktime(time.strptime(shown[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
     expected = start_window[0] + 0.5 * (start_window[1] - start_window[0])
     assert moment == pytest.approx(expected, abs=(start_window[1] - start_window[0]) / 50)
+    assert_one_cursor_on_screen(phone)
     touch(phone.cdp, "touchEnd")
     assert phone.js(SHOWN_WINDOW) == start_window  # the cursor, not the window, moved
     assert phone.errors == []
@@ -404,6 +405,14 @@ CURSOR_LINES = """() => [...document.querySelectorAll('figure.chart')].map((figu
              : (line.getBoundingClientRect().left - over.left) / over.width }; })"""
 
 
+def assert_one_cursor_on_screen(app) -> None:
+    """Every chart on screen shows the cursor line at the same moment."""
+    app.wait(f"() => ({CURSOR_LINES})().filter((line) => line.onScreen).every((line) => line.at !== null)")
+    on_screen = [line["at"] for line in app.js(CURSOR_LINES) if line["onScreen"]]
+    assert len(on_screen) >= 2
+    assert max(on_screen) - min(on_screen) < 0.01, on_screen
+
+
 def test_the_synced_cursor_is_on_every_chart_on_screen_and_catches_up_on_those_scrolled_into_view(open_page):
     """Charts out of view skip the synced cursor's moves (each cost its share of a move's frame);
     one scrolled into view shows the cursor at the same moment as the others."""
@@ -506,6 +515,7 @@ def test_keyboard_moves_the_cursor_zooms_and_pins(open_page):
     app.page.keyboard.press("ArrowLeft")
     app.wait("() => document.querySelector('#inspector').dataset.mode === 'cursor'")
     first = app.js("() => document.querySelector('[data-moment-time]').textContent")
+    assert_one_cursor_on_screen(app)
     app.page.keyboard.press("Shift+ArrowLeft")
     app.wait(f"() => document.querySelector('[data-moment-time]').textContent !== {first!r}")
     asked = len(app.data_requests())

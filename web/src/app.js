@@ -515,7 +515,8 @@ function focusedChart() {
 function moveCursorTo(t) {
   const u = focusedChart();
   if (!u) return;
-  u.setCursor({ left: u.valToPos(t, "x"), top: u.over.clientHeight / 4 });
+  // Published like a hover's move (the third argument), so every chart shows the one cursor.
+  u.setCursor({ left: u.valToPos(t, "x"), top: u.over.clientHeight / 4 }, true, true);
 }
 
 document.addEventListener("keydown", (event) => {

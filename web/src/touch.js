@@ -30,7 +30,7 @@ export function attachGestures(u, context) {
       const p = points[0];
       const mode = zoneAt(p.y, p.height);
       gesture = { mode, win, x0: p.x, y0: p.y, width: p.width, started: performance.now(), moved: false };
-      if (mode === "cursor") u.setCursor({ left: p.x, top: p.y });
+      if (mode === "cursor") u.setCursor({ left: p.x, top: p.y }, true, true); // published: one cursor on all charts
     }
   }
 
@@ -55,7 +55,7 @@ export function attachGestures(u, context) {
     }
     if (Math.hypot(p.x - gesture.x0, p.y - gesture.y0) > TAP_PIXELS) gesture.moved = true;
     if (gesture.mode === "cursor") {
-      u.setCursor({ left: Math.max(0, Math.min(p.width, p.x)), top: Math.max(0, Math.min(p.height, p.y)) });
+      u.setCursor({ left: Math.max(0, Math.min(p.width, p.x)), top: Math.max(0, Math.min(p.height, p.y)) }, true, true);
     } else if (gesture.moved) {
       context.preview(panBy(gesture.win, p.x - gesture.x0, gesture.width, latest));
     }
