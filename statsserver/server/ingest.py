@@ -307,7 +307,7 @@ BATCH_SCHEMA = {
 }
 
 
-class _Point(msgspec.Struct, gc=False):  # no cycles: the collector need not track 5,000 of them
+class _Point(msgspec.Struct, gc=False):  # no cycles: the garbage collector need not track 5,000 of them
     category: str
     label: str
     value: float
@@ -338,16 +338,24 @@ def _typical_batch(body: bytes) -> tuple[str, list[Point], Metrics] | None:
     now = time.time()
     try:
         source = check_name("source", batch.source)
-        for name in {item.category for item in items} | {item.label for item in items}:
-            if name not in names:
-                names[name] = check_name("name", name)
         metrics = Metrics()
         for category, unit, graph in {(item.category, item.unit, item.graph) for item in items}:
+            if category not in names:
+                names[category] = check_name("category", category)
             metrics.declare(names[category], check_unit(unit), graph)
+
+        def made() -> list[Point]:
+            return [(names[item.category], names[item.label], now if item.time is None else item.time, item.value)
+                    for item in items]
+
+        try:
+            points = made()
+        except KeyError:  # labels not seen before: each checked once, then the points made again
+            for label in {item.label for item in items if item.label not in names}:
+                names[label] = check_name("label", label)
+            points = made()
     except BadRequest:
         return None
-    points = [(names[item.category], names[item.label], now if item.time is None else item.time, item.value)
-              for item in items]
     # JSON has no NaN and msgspec refuses numbers beyond a float's range: values are finite.
     times = [point[2] for point in points]
     if not EARLIEST <= min(times) <= max(times) <= now + LATEST_AHEAD:

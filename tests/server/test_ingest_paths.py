@@ -64,3 +64,13 @@ def test_a_typical_batch_takes_the_fast_path_and_an_odd_one_the_careful_path():
         body = json.dumps(typical).encode()
         assert ingest._typical_batch(body) is None
         assert careful(body) == ("points[1].time", "points[1]: time must be Unix seconds between 2000 and tomorrow")
+
+
+def test_labels_seen_for_the_first_time_are_checked_on_the_fast_path():
+    fresh = f" fresh{time.monotonic_ns()} "
+    body = json.dumps({"source": "s", "points": [{"category": "c", "label": fresh, "value": 1}]}).encode()
+    assert ingest._typical_batch(body)[1][0][:2] == ("c", fresh.strip())
+    odd = f"odd{time.monotonic_ns()}\x7f"
+    body = json.dumps({"source": "s", "points": [{"category": "c", "label": odd, "value": 1}]}).encode()
+    assert ingest._typical_batch(body) is None
+    assert careful(body) == ("points[0].label", "points[0]: label contains control characters")
