@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import httpx
+import httpx2
 import psutil
 
 from common import free_port
@@ -69,9 +69,9 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                if httpx2.get(f"{self.url}/api/health", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 time.sleep(0.1)
         else:
             raise SystemExit("the server did not start")
@@ -105,7 +105,7 @@ def data_ms(server, runs: int = 5) -> float:
     end = time.time()
     params = {"source": "bench", "from": end - 3600, "to": end, "points": 1080}
     times = []
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}",
+    with httpx2.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}",
                                                     "Accept-Encoding": "gzip"}, timeout=60) as client:
         for _ in range(runs):
             began = time.perf_counter()
@@ -201,7 +201,7 @@ def draw_times(browser, server, runs: int) -> dict:
         }""", data_urls))
         context.close()
     drawn = []
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}) as client:
+    with httpx2.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}) as client:
         for url in data_urls:
             answer = client.get(url.replace(server.url, "")).json()
             drawn += [sum(v is not None for v in s["avg"]) for s in answer["series"] if s["graph"]]

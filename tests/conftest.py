@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from statsserver import config as settings
@@ -63,13 +63,13 @@ class RunningServer:
     def token(self) -> str:
         return (self.directory / "token").read_text().strip()
 
-    def client(self, token: str | None = "auto", **options) -> httpx.Client:
+    def client(self, token: str | None = "auto", **options) -> httpx2.Client:
         headers = {}
         if token == "auto":
             token = self.token
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **options)
+        return httpx2.Client(base_url=self.url, headers=headers, timeout=10, **options)
 
     def stop(self) -> str:
         if self.process.poll() is None:
@@ -80,8 +80,8 @@ class RunningServer:
 
 def _ready(url: str, verify=True) -> bool:
     try:
-        return httpx.get(f"{url}/api/health", timeout=1, verify=verify).status_code == 200
-    except httpx.HTTPError:
+        return httpx2.get(f"{url}/api/health", timeout=1, verify=verify).status_code == 200
+    except httpx2.HTTPError:
         return False
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import subprocess
 
-import httpx
+import httpx2
 import pytest
 
 from statsserver.server.auth import PUBLIC_API
@@ -49,8 +49,8 @@ def remote_server(tmp_path_factory):
             if process.poll() is not None:
                 return True
             try:
-                return httpx.get(url + "/api/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
+                return httpx2.get(url + "/api/health", timeout=1).status_code == 200
+            except httpx2.HTTPError:
                 return False
 
         wait_for(ready)
@@ -63,15 +63,15 @@ def remote_server(tmp_path_factory):
 
 
 def operations(url: str) -> list[tuple[str, str]]:
-    document = httpx.get(url + "/api/openapi.json").json()
+    document = httpx2.get(url + "/api/openapi.json").json()
     return sorted((method.upper(), path) for path, item in document["paths"].items() for method in item)
 
 
-def call(url: str, method: str, path: str, **options) -> httpx.Response:
+def call(url: str, method: str, path: str, **options) -> httpx2.Response:
     example = EXAMPLES.get(path, {})
     params = {**example.get("params", {}), **options.pop("params", {})}
     body = {key: value for key, value in example.items() if key != "params"} if method == "POST" else {}
-    with httpx.Client(timeout=10, cookies=options.pop("cookies", None)) as client:
+    with httpx2.Client(timeout=10, cookies=options.pop("cookies", None)) as client:
         if path == "/api/live":
             with client.stream(method, url + path, params=params, **options) as response:
                 return response
@@ -118,7 +118,7 @@ def test_every_route_from_the_network_needs_the_token(remote_server, tally):
 
 def test_public_routes_stay_public_and_serve_no_data(remote_server):
     url, _ = remote_server
-    assert httpx.get(url + "/api/health").status_code == 200
-    assert httpx.get(url + "/api/openapi.json").status_code == 200
-    page = httpx.get(url + "/")
+    assert httpx2.get(url + "/api/health").status_code == 200
+    assert httpx2.get(url + "/api/openapi.json").status_code == 200
+    page = httpx2.get(url + "/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from statsserver.storage.migrations import MIGRATIONS, migrate

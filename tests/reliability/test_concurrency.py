@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from ..conftest import clean_environ, launch_server, statsserver_command, wait_for
@@ -24,10 +24,10 @@ async def hammer(url: str, token: str, seconds: float) -> tuple[dict, list[str],
     pushes = 0
     deadline = time.monotonic() + seconds
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=READERS + 1)
+    limits = httpx2.Limits(max_connections=READERS + 1)
 
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as client:
-        def note(response: httpx.Response) -> None:
+    async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as client:
+        def note(response: httpx2.Response) -> None:
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             if response.status_code >= 500 or "locked" in response.text:
                 problems.append(f"{response.request.method} {response.request.url.path}: "
@@ -42,7 +42,7 @@ async def hammer(url: str, token: str, seconds: float) -> tuple[dict, list[str],
                 params = {"t": now - 1} if path == "/api/moment" else {"from": now - 300, "to": now, "points": 300}
                 try:
                     response = await client.get(path, params=params)
-                except (httpx.ReadError, httpx.RemoteProtocolError):
+                except (httpx2.ReadError, httpx2.RemoteProtocolError):
                     # A kept-alive connection the server closed as this request left (its idle
                     # timeout): browsers send such a GET again, and so does this reader.
                     response = await client.get(path, params=params)
@@ -52,10 +52,10 @@ async def hammer(url: str, token: str, seconds: float) -> tuple[dict, list[str],
         async def pusher() -> None:
             nonlocal pushes
             # A connection of its own, as a separate program would have.
-            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as own:
+            async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=60) as own:
                 await push_with(own)
 
-        async def push_with(client: httpx.AsyncClient) -> None:
+        async def push_with(client: httpx2.AsyncClient) -> None:
             nonlocal pushes
             n = 0
             while time.monotonic() < deadline:

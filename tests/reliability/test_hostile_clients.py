@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-import httpx
+import httpx2
 import psutil
 import pytest
 
@@ -88,7 +88,7 @@ def test_oversized_heads_are_refused_and_cost_no_memory(server, tally):
                 pass
     grown = process.memory_info().rss - before
     assert grown < 32 * 1024 * 1024, f"RSS grew by {grown / 2**20:.0f} MiB"
-    assert httpx.get(server.url + "/api/health").status_code == 200
+    assert httpx2.get(server.url + "/api/health").status_code == 200
 
 
 @pytest.mark.long
@@ -129,7 +129,7 @@ def test_slow_clients_are_dropped_and_others_still_served(server, tally):
         thread.start()
     # Meanwhile everyone else is served.
     for _ in range(10):
-        assert httpx.get(server.url + "/api/health", timeout=5).status_code == 200
+        assert httpx2.get(server.url + "/api/health", timeout=5).status_code == 200
         time.sleep(0.5)
     for thread in threads:
         thread.join(100)

@@ -7,7 +7,7 @@ import stat
 import subprocess
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from statsserver.collectors.base import gauge
@@ -62,8 +62,8 @@ def test_bad_read_parameters_get_a_reason(start_server, params, status, field):
 
 def test_the_original_example_url_verbatim_and_its_post_form(start_server):
     server = start_server(command="serve")
-    assert httpx.get(server.url + ORIGINAL_EXAMPLE).json() == {"stored": 1}
-    posted = httpx.post(server.url + "/add_data_point",
+    assert httpx2.get(server.url + ORIGINAL_EXAMPLE).json() == {"stored": 1}
+    posted = httpx2.post(server.url + "/add_data_point",
                         data={"projectid": "1", "category": "Temperature", "label": "Kitchen", "value": "19",
                               "unit": "°C", "nograph": ""})
     assert posted.status_code == 200, posted.text
@@ -78,7 +78,7 @@ def test_the_original_example_url_verbatim_and_its_post_form(start_server):
 
 def test_given_time_and_category_metadata(start_server):
     server = start_server(command="serve")
-    response = httpx.get(server.url + "/add_data_point", params={
+    response = httpx2.get(server.url + "/add_data_point", params={
         "projectid": "garden", "category": "soil", "label": "moisture", "value": "40", "time": "1700000000"})
     assert response.status_code == 200
     with server.client() as client:
@@ -95,7 +95,7 @@ def test_a_repeated_range_query_sees_every_new_point(start_server):
         return client.get("/api/data", params=query).json()["series"][0]["max"]
 
     def push(value, at):
-        assert httpx.get(server.url + "/add_data_point", params={
+        assert httpx2.get(server.url + "/add_data_point", params={
             "projectid": "garden", "category": "soil", "label": "moisture", "value": value, "time": at}).status_code == 200
 
     push("40", "1700000000")
@@ -115,7 +115,7 @@ def test_a_category_another_process_adds_is_in_the_next_answer(start_server):
     """The server keeps the catalog between commits; a commit by another process ends it."""
     server = start_server(command="serve")
     query = {"source": "garden", "from": "1699999000", "points": "10"}
-    assert httpx.get(server.url + "/add_data_point", params={
+    assert httpx2.get(server.url + "/add_data_point", params={
         "projectid": "garden", "category": "soil", "label": "moisture", "value": "40", "time": "1700000000"}).status_code == 200
     with server.client() as client:
         first = client.get("/api/data", params={**query, "to": "1700001000"}).json()["series"]
@@ -145,7 +145,7 @@ def test_a_category_another_process_adds_is_in_the_next_answer(start_server):
 ])
 def test_bad_pushes_are_refused_with_the_field_and_store_nothing(start_server, params, field, reason):
     server = start_server(command="serve")
-    response = httpx.get(server.url + "/add_data_point", params=params)
+    response = httpx2.get(server.url + "/add_data_point", params=params)
     assert response.status_code == 400
     assert response.json()["field"] == field and reason in response.json()["error"]
     with server.client() as client:
@@ -155,18 +155,18 @@ def test_bad_pushes_are_refused_with_the_field_and_store_nothing(start_server, p
 def test_batch_is_all_or_nothing(start_server):
     server = start_server(command="serve")
     good = {"category": "rooms", "label": "hall", "value": 20.5, "unit": "°C"}
-    response = httpx.post(server.url + "/api/points", json={"source": "house", "points": [
+    response = httpx2.post(server.url + "/api/points", json={"source": "house", "points": [
         good, {"category": "rooms", "label": "attic", "value": "hot"}]})
     assert response.status_code == 400 and response.json()["field"].startswith("points[1]")
     assert response.json()["field"] == "points[1].value"
     infinite = b'{"source":"house","points":[{"category":"rooms","label":"hall","value":1},' \
                b'{"category":"rooms","label":"attic","value":Infinity}]}'
-    response = httpx.post(server.url + "/api/points", content=infinite, headers={"content-type": "application/json"})
+    response = httpx2.post(server.url + "/api/points", content=infinite, headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.json()["error"] == "body is not JSON"  # strict JSON
     with server.client() as client:
         assert client.get("/api/sources").json()["sources"] == []
     points = [{"category": "rooms", "label": f"room{i}", "value": i, "time": 1_700_000_000 + i} for i in range(500)]
-    response = httpx.post(server.url + "/api/points", json={"source": "house", "points": points})
+    response = httpx2.post(server.url + "/api/points", json={"source": "house", "points": points})
     assert response.json() == {"stored": 500}
     with server.client() as client:
         assert len(series_of(client, "house")) == 500
@@ -175,28 +175,28 @@ def test_batch_is_all_or_nothing(start_server):
 def test_series_limit_per_source(start_server):
     server = start_server(command="serve", settings="max_series_per_source = 3\n")
     for label in "abc":
-        assert httpx.get(server.url + "/add_data_point", params={
+        assert httpx2.get(server.url + "/add_data_point", params={
             "projectid": "p", "category": "c", "label": label, "value": 1}).status_code == 200
-    refused = httpx.get(server.url + "/add_data_point", params={"projectid": "p", "category": "c",
+    refused = httpx2.get(server.url + "/add_data_point", params={"projectid": "p", "category": "c",
                                                                 "label": "d", "value": 1})
     assert refused.status_code == 422 and "more than 3 series" in refused.json()["error"]
     # Existing series still take values.
-    assert httpx.get(server.url + "/add_data_point", params={"projectid": "p", "category": "c", "label": "a",
+    assert httpx2.get(server.url + "/add_data_point", params={"projectid": "p", "category": "c", "label": "a",
                                                              "value": 2}).status_code == 200
 
 
 def test_oversized_and_compressed_bodies(start_server):
     server = start_server(command="serve", settings="max_body = 64K\n")
     line = "m,host=h v=1\n"
-    assert httpx.post(server.url + "/api/v2/write", content=line * 10_000).status_code == 413
+    assert httpx2.post(server.url + "/api/v2/write", content=line * 10_000).status_code == 413
     bomb = gzip.compress(b"m,host=h v=1\n" * 200_000)  # small on the wire, 2.6 MB inside
     assert len(bomb) < 64 * 1024
-    response = httpx.post(server.url + "/api/v2/write", content=bomb, headers={"content-encoding": "gzip"})
+    response = httpx2.post(server.url + "/api/v2/write", content=bomb, headers={"content-encoding": "gzip"})
     assert response.status_code == 413 and "decompressed" in response.json()["error"]
-    ok = httpx.post(server.url + "/api/v2/write", content=gzip.compress(line.encode()),
+    ok = httpx2.post(server.url + "/api/v2/write", content=gzip.compress(line.encode()),
                     headers={"content-encoding": "gzip"})
     assert ok.status_code == 204
-    assert httpx.post(server.url + "/api/v2/write", content=b"junk",
+    assert httpx2.post(server.url + "/api/v2/write", content=b"junk",
                       headers={"content-encoding": "br"}).status_code == 415
 
 
@@ -205,10 +205,10 @@ def test_line_protocol_as_telegraf_sends_it(start_server):
     body = ("cpu,cpu=cpu-total,host=web1 usage_user=1.5,usage_system=0.5,usage_idle=98 1700000000000000000\n"
             "mem,host=web1 used=123456i,available_percent=80.1,swap_free=0i 1700000000000000000\n"
             "net,host=web1,interface=eth0 bytes_recv=10i,up=true 1700000000000000000\n")
-    response = httpx.post(server.url + "/api/v2/write", params={"bucket": "telegraf", "org": "home",
+    response = httpx2.post(server.url + "/api/v2/write", params={"bucket": "telegraf", "org": "home",
                                                                "precision": "ns"}, content=body)
     assert response.status_code == 204, response.text
-    v1 = httpx.post(server.url + "/write", params={"db": "telegraf", "precision": "s"},
+    v1 = httpx2.post(server.url + "/write", params={"db": "telegraf", "precision": "s"},
                     content="disk,path=/ used_percent=42 1700000000\n")
     assert v1.status_code == 204
     with server.client() as client:
@@ -221,7 +221,7 @@ def test_line_protocol_as_telegraf_sends_it(start_server):
 
 def test_a_bad_line_rejects_the_whole_body(start_server):
     server = start_server(command="serve")
-    response = httpx.post(server.url + "/api/v2/write", content="m,host=a v=1\nm,host=a v=oops\n")
+    response = httpx2.post(server.url + "/api/v2/write", content="m,host=a v=1\nm,host=a v=oops\n")
     assert response.status_code == 400 and "line 2" in response.json()["error"]
     with server.client() as client:
         assert client.get("/api/sources").json()["sources"] == []
@@ -232,38 +232,38 @@ def test_tokens_on_every_route(start_server):
     token = server.token
     reads = ["/api/sources", "/api/series", "/api/data", "/api/moment?t=1", "/api/latest", "/api/live"]
     for path in reads:
-        assert httpx.get(server.url + path).status_code == 401, path
-        assert httpx.get(server.url + path, headers={"Authorization": "Bearer wrong"}).status_code == 401, path
+        assert httpx2.get(server.url + path).status_code == 401, path
+        assert httpx2.get(server.url + path, headers={"Authorization": "Bearer wrong"}).status_code == 401, path
     for path in reads[:-1]:
-        assert httpx.get(server.url + path, headers={"Authorization": f"Bearer {token}"}).status_code == 200, path
+        assert httpx2.get(server.url + path, headers={"Authorization": f"Bearer {token}"}).status_code == 200, path
         joiner = "&" if "?" in path else "?"
-        assert httpx.get(f"{server.url}{path}{joiner}token={token}").status_code == 200, path
-        assert httpx.get(server.url + path, cookies={"statsserver_token": token}).status_code == 200, path
-    basic = httpx.get(server.url + "/api/sources", auth=("telegraf", token))
+        assert httpx2.get(f"{server.url}{path}{joiner}token={token}").status_code == 200, path
+        assert httpx2.get(server.url + path, cookies={"statsserver_token": token}).status_code == 200, path
+    basic = httpx2.get(server.url + "/api/sources", auth=("telegraf", token))
     assert basic.status_code == 200
-    influx = httpx.get(server.url + "/api/sources", headers={"Authorization": f"Token {token}"})
+    influx = httpx2.get(server.url + "/api/sources", headers={"Authorization": f"Token {token}"})
     assert influx.status_code == 200
     # From this machine, pushes need no token; through a proxy they do.
-    assert httpx.get(server.url + ORIGINAL_EXAMPLE).status_code == 200
-    proxied = httpx.get(server.url + ORIGINAL_EXAMPLE, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert httpx2.get(server.url + ORIGINAL_EXAMPLE).status_code == 200
+    proxied = httpx2.get(server.url + ORIGINAL_EXAMPLE, headers={"X-Forwarded-For": "203.0.113.9"})
     assert proxied.status_code == 401
     # A web page open in this machine's browser is not a local program.
-    from_a_page = httpx.get(server.url + ORIGINAL_EXAMPLE, headers={"Sec-Fetch-Site": "cross-site"})
+    from_a_page = httpx2.get(server.url + ORIGINAL_EXAMPLE, headers={"Sec-Fetch-Site": "cross-site"})
     assert from_a_page.status_code == 401
-    rebound = httpx.get(server.url + ORIGINAL_EXAMPLE, headers={"Host": "evil.example:5050"})
+    rebound = httpx2.get(server.url + ORIGINAL_EXAMPLE, headers={"Host": "evil.example:5050"})
     assert rebound.status_code == 401
-    assert httpx.get(server.url.replace("127.0.0.1", "localhost") + ORIGINAL_EXAMPLE).status_code == 200
+    assert httpx2.get(server.url.replace("127.0.0.1", "localhost") + ORIGINAL_EXAMPLE).status_code == 200
 
 
 def test_without_trust_localhost_pushes_need_the_token(start_server):
     server = start_server(command="serve", settings="trust_localhost = false\n")
-    assert httpx.get(server.url + ORIGINAL_EXAMPLE).status_code == 401
-    assert httpx.get(server.url + ORIGINAL_EXAMPLE + f"&token={server.token}").status_code == 200
+    assert httpx2.get(server.url + ORIGINAL_EXAMPLE).status_code == 401
+    assert httpx2.get(server.url + ORIGINAL_EXAMPLE + f"&token={server.token}").status_code == 200
 
 
 def test_auth_none_opens_everything_and_warns(start_server):
     server = start_server(command="serve", settings="auth = none\n")
-    assert httpx.get(server.url + "/api/sources").status_code == 200
+    assert httpx2.get(server.url + "/api/sources").status_code == 200
     assert not (server.directory / "token").exists()
     assert "auth = none: anyone who can reach port" in server.stop()
 
@@ -271,14 +271,14 @@ def test_auth_none_opens_everything_and_warns(start_server):
 def test_token_file_cookie_and_security_headers(start_server):
     server = start_server()
     assert stat.S_IMODE(os.stat(server.directory / "token").st_mode) == 0o600
-    response = httpx.get(server.url + f"/?token={server.token}&range=1h")
+    response = httpx2.get(server.url + f"/?token={server.token}&range=1h")
     assert response.status_code == 303 and response.headers["location"] == "/?range=1h"
     cookie = response.headers["set-cookie"]
     assert f"statsserver_token={server.token}" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    wrong = httpx.get(server.url + "/?token=nope")
+    wrong = httpx2.get(server.url + "/?token=nope")
     assert wrong.status_code == 303 and "set-cookie" not in wrong.headers
     for path in ("/", "/api/health", "/api/sources"):
-        headers = httpx.get(server.url + path).headers
+        headers = httpx2.get(server.url + path).headers
         assert "script-src 'self'" in headers["content-security-policy"]
         assert "unsafe-inline" not in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
@@ -286,7 +286,7 @@ def test_token_file_cookie_and_security_headers(start_server):
 
 def test_login_and_logout(start_server):
     server = start_server()
-    with httpx.Client(base_url=server.url) as browser:
+    with httpx2.Client(base_url=server.url) as browser:
         assert browser.post("/api/login", json={"token": "wrong"}).status_code == 401
         assert browser.post("/api/login", json={"token": server.token}).status_code == 204
         assert browser.get("/api/sources").status_code == 200  # the cookie does it now
@@ -303,7 +303,7 @@ def test_responses_are_compressed_and_static_files_cached(start_server):
         wait_for(lambda: client.get("/api/latest").json()["values"].get("memory"))
         response = client.get("/api/series", headers={"Accept-Encoding": "gzip"})
         assert response.headers["content-encoding"] == "gzip"
-    assert httpx.get(server.url + "/").headers["cache-control"] == "no-cache"
+    assert httpx2.get(server.url + "/").headers["cache-control"] == "no-cache"
 
 
 def test_the_live_feed_delivers_new_samples(start_server):
@@ -350,9 +350,9 @@ def test_ingest_port_takes_only_pushes(start_server):
     ingest = free_port()
     server = start_server(command="serve", settings=f"ingest_port = {ingest}\n")
     other = f"http://127.0.0.1:{ingest}"
-    assert httpx.get(other + ORIGINAL_EXAMPLE).json() == {"stored": 1}
-    assert httpx.get(other + "/api/sources", params={"token": server.token}).status_code == 404
-    assert httpx.get(server.url + "/api/sources", params={"token": server.token}).status_code == 200
+    assert httpx2.get(other + ORIGINAL_EXAMPLE).json() == {"stored": 1}
+    assert httpx2.get(other + "/api/sources", params={"token": server.token}).status_code == 404
+    assert httpx2.get(server.url + "/api/sources", params={"token": server.token}).status_code == 200
 
 
 def test_https_with_certfile_and_keyfile(start_server, tmp_path):
@@ -360,9 +360,9 @@ def test_https_with_certfile_and_keyfile(start_server, tmp_path):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
                     "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     server = start_server(command="serve", scheme="https", settings=f"certfile = {cert}\nkeyfile = {key}\n")
-    response = httpx.get(server.url + "/api/health", verify=False)
+    response = httpx2.get(server.url + "/api/health", verify=False)
     assert response.status_code == 200
-    login = httpx.post(server.url + "/api/login", json={"token": server.token}, verify=False)
+    login = httpx2.post(server.url + "/api/login", json={"token": server.token}, verify=False)
     assert "Secure" in login.headers["set-cookie"]
 
 
@@ -388,7 +388,7 @@ def test_pushed_data_ages_out_when_only_the_server_runs(start_server):
     server = start_server(command="serve", generator="max_age = 1h\n")
     old, recent = time.time() - 7200, time.time() - 60
     for at in (old, recent):
-        assert httpx.get(server.url + "/add_data_point", params={
+        assert httpx2.get(server.url + "/add_data_point", params={
             "projectid": "p", "category": "c", "label": "l", "value": 1, "time": at}).status_code == 200
     server.stop()
     # Retention runs at start-up and every minute; a restart is the quick way to see it.

@@ -10,7 +10,7 @@ import math
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 # (category, unit, labels): a mix of what the built-in collectors produce, by unit.
 CATEGORIES = [
@@ -53,7 +53,7 @@ def seed(url: str, source: str = "bench", categories: int = 20, points: int = 10
     step = span / points
     batch: list[dict] = []
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with httpx.Client(base_url=url, timeout=60, headers=headers) as client:
+    with httpx2.Client(base_url=url, timeout=60, headers=headers) as client:
         def flush():
             if batch:
                 response = client.post("/api/points", json={"source": source, "points": batch})
