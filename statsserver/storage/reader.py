@@ -28,6 +28,9 @@ from .tiers import MINUTE, RAW, ROLLUPS, Tier
 _NEVER = 1 << 62  # ms, later than any stored time
 # Sets of series whose head a reader keeps (until the next commit): a dashboard's charts.
 HEADS_KEPT = 32
+# Raw windows a reader keeps joined, in bytes of values: an hour of a dashboard's charts
+# sampled every second is a few MiB.
+JOINED_BYTES = 16 * 2**20
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -90,6 +93,8 @@ class Reader:
         # The head of a set of series, as matrices, until the next commit: it is the part of a
         # range query read row by row, and every chart of the last hour reads all of it.
         self._heads: dict[bytes, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self._joined: OrderedDict[tuple, list] = OrderedDict()
+        self._joined_size = 0
 
     def _rows(self, sql: str, parameters=()) -> list[tuple]:
         try:
@@ -550,15 +555,11 @@ class Reader:
         # head's samples after them: a numpy step costs microseconds whatever its size, and an
         # hour's chart spans four windows and the head.
         runs: dict[bytes, _Run] = {}
-        for times, blobs in self._raw_blocks(source_id, groups, low, high):
-            inside = _inside(times, low, high)
-            for blob in blobs:
-                block_ids, values, complete = self._decoded(decode_raw_block, blob)
-                if values.shape[1] != len(times):
-                    raise StoreError(f"{self.path}: a raw block does not match its window")
-                if inside.start != inside.stop:
-                    runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(times[inside], values[:, inside],
-                                                                              complete)
+        for ids, times, values, complete in self._joined_windows(source_id, groups, low, high):
+            first, stop = times.searchsorted(low), times.searchsorted(high)
+            if first < stop:
+                runs[ids.tobytes()] = _Run(ids)
+                runs[ids.tobytes()].add(times[first:stop], values[:, first:stop], complete)
         for number, (times, values, complete) in enumerate(self._head_matrices(output, low, high)):
             run = runs.get(output.ids.tobytes()) if number == 0 else None
             if run is None or run.times[-1][-1] >= times[0]:
@@ -572,6 +573,43 @@ class Reader:
             if len(block_rows) != len(run.ids):  # some of the category was not asked for
                 values = values[block_rows]
             output.fold_values(rows, values, planner.Grouping(times, plan, low, high), all(run.complete))
+
+    def _joined_windows(self, source_id, groups, low, high) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+        """(series ids, times, values, whether none is missing) for each set of series stored
+        together in the raw windows overlapping [low, high), its windows joined in time order.
+
+        Joined once for every query that reads the same windows (a chart of the last hour
+        reads the same four for twenty minutes), keyed by their bytes: a window rewritten
+        (late data, or the open one every minute) is simply another key.
+        """
+        if source_id is None or not groups:
+            return []
+        rows = tuple(self._rows(
+            "SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
+            f" AND chunks.group_id IN ({_marks(groups)}) AND chunks.start = windows.start"
+            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
+            (*groups, source_id, low - RAW.span_ms, high)))
+        found = self._joined.get(rows)
+        if found is not None:
+            self._joined.move_to_end(rows)
+            return found
+        runs: dict[bytes, _Run] = {}
+        for _, window in itertools.groupby(rows, key=lambda row: row[0]):
+            window = list(window)
+            times = self._decoded(decode_times_array, window[0][1])
+            for _, _, blob in window:
+                block_ids, values, complete = self._decoded(decode_raw_block, blob)
+                if values.shape[1] != len(times):
+                    raise StoreError(f"{self.path}: a raw block does not match its window")
+                runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(times, values, complete)
+        found = [(run.ids, *run.joined(), all(run.complete)) for run in runs.values()]
+        size = sum(values.nbytes for _, _, values, _ in found)
+        if size <= JOINED_BYTES:
+            self._joined[rows] = found
+            self._joined_size += size
+            while self._joined_size > JOINED_BYTES:
+                self._joined_size -= sum(values.nbytes for _, _, values, _ in self._joined.popitem(last=False)[1])
+        return found
 
     def _head_matrices(self, output, low, high) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         """The head's samples in [low, high) as (times, values with a row per series of `output`
@@ -684,13 +722,6 @@ def _matrix(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
     for array in (times, values):
         array.flags.writeable = False
     return times, values, np.isnan(values).any(axis=0)
-
-
-def _inside(times: np.ndarray, low: int, high: int) -> slice:
-    """The part of sorted `times` in [low, high)."""
-    if len(times) and times[0] >= low and times[-1] < high:
-        return slice(0, len(times))
-    return slice(int(np.searchsorted(times, low)), int(np.searchsorted(times, high)))
 
 
 def _number_or_none(values) -> list:
