@@ -304,3 +304,51 @@ def test_answers_as_arrays_make_the_same_json_as_lists(writer, path):
         arrays = reader.query("host", T0 - 50, T0 + 650, points, arrays=True)
         assert None in listed["series"][-1]["avg"]
         assert orjson.dumps(arrays, option=orjson.OPT_SERIALIZE_NUMPY) == orjson.dumps(listed)
+
+
+def _answer(reader, *query):
+    import orjson
+    return orjson.dumps(reader.query(*query, arrays=True), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def test_a_reader_kept_between_queries_answers_as_a_new_one_would(writer, path):
+    """A reader keeps the head and the raw windows it joined; whatever commits in between (new
+    samples, pushes waiting in `incoming`, late data rewriting a window, compaction), each
+    answer is the one a reader opened for it gives."""
+    import random
+    fill(writer, 3 * 3600, step=5.0, interval=5.0, skip=[(T0 + 3000, T0 + 4000)])
+    writer.maintain(T0 + 3 * 3600 - 100)
+    kept = Reader(path)
+    shapes = random.Random(3)
+    steps = [
+        lambda: writer.write("host", T0 + 3 * 3600 + 1, {"cpu": {"total": 99.0, "core0": 1.0}}, PERCENT,
+                             interval=5.0),
+        lambda: writer.write_points("host", [("cpu", "total", T0 + 3 * 3600 - 55, 77.0)], PERCENT),  # waits
+        lambda: writer.write_points("host", [("cpu", "core0", T0 + 600.5, 12.5)] * 5, PERCENT),  # late
+        lambda: writer.settle(),
+        lambda: writer.maintain(T0 + 4 * 3600),
+    ]
+    for step in [lambda: None, *steps]:
+        step()
+        for _ in range(30):
+            span = shapes.choice([60, 600, 3600, 3 * 3600, 86400, 30 * 86400])
+            end = T0 + 3 * 3600 + 10 - shapes.random() * 3 * 3600
+            query = ("host", end - span, end, shapes.choice([1, 7, 100, 1000]), shapes.choice([None, ["cpu"]]))
+            assert _answer(kept, *query) == _answer(Reader(path), *query), query
+
+
+def test_a_point_pushed_over_a_stored_one_counts_with_it_until_it_settles(writer, path):
+    # As the rollup tiers' GROUP BY has always counted it: both values, until settling keeps the pushed one.
+    fill(writer, 60)
+    writer.write_points("host", [("cpu", "total", T0 + 30, 77.0)], PERCENT)
+    reader = Reader(path)
+    for points, tier in ((60, "raw"), (1, "1m")):
+        total = next(s for s in reader.query("host", T0, T0 + 60, points, tier=tier)["series"]
+                     if s["label"] == "total")
+        bucket = 30 if points == 60 else 0
+        assert total["max"][bucket] == 77.0
+        assert total["min"][bucket] == (30.0 if points == 60 else 0.0)
+    assert next(s for s in reader.query("host", T0, T0 + 60, 60)["series"] if s["label"] == "total")["avg"][30] == 53.5
+    writer.settle()
+    total = next(s for s in reader.query("host", T0, T0 + 60, 60)["series"] if s["label"] == "total")
+    assert total["min"][30] == total["max"][30] == total["avg"][30] == 77.0
