@@ -142,12 +142,11 @@ class Output:
         self.ids = np.array(ids, np.int64)
         self.row_of = {series_id: row for row, series_id in enumerate(ids)}
         self._by_id = self.ids.argsort(kind="stable") if ids != sorted(ids) else None
-        # Min, sum and max as one array, which the answer is made of in one pass.
-        self.cells = np.full((3, len(ids), count), np.nan)
-        self.mins, self.sums, self.maxs = self.cells
-        self.sums.fill(0.0)
-        # Floats, as a rollup block stores them: counts are whole numbers far below 2**53.
-        self.counts = np.zeros((len(ids), count))
+        # Min, sum, max and count as one array, which the answer is made of in one pass. Counts
+        # are floats, as a rollup block stores them: whole numbers far below 2**53.
+        self.cells = np.full((4, len(ids), count), np.nan)
+        self.cells[1::2] = 0.0
+        self.mins, self.sums, self.maxs, self.counts = self.cells
 
     def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows of a block that were asked for, their rows here)."""
@@ -217,21 +216,18 @@ class Output:
         self.merge(rows, grouping.buckets, grouping.reduce(np.fmin, aggregates[0]),
                    grouping.reduce(np.fmax, aggregates[1]), *totals)
 
-    def results(self, picked: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Min, avg and max (3 x series x buckets) at the `picked` buckets (all when None; -1 is
-        a gap marker), NaN where a bucket has no data; and where that is (series x buckets).
+    def results(self, picked: np.ndarray | None, markers: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Min, avg and max (3 x series x buckets) at the `picked` buckets (all when None; with
+        `markers`, -1 is a gap marker), NaN where a bucket has no data; and the buckets' counts.
         Called once, last: the cells become the answer."""
-        if picked is None:
-            columns, counts = self.cells, self.counts
-        else:
-            # take, not indexing: the answer's rows must be C-contiguous for orjson.
-            columns, counts = self.cells.take(picked, axis=2), self.counts.take(picked, axis=1)
-            markers = picked < 0
-            columns[:, :, markers] = np.nan
-            counts[:, markers] = 0
+        # take, not indexing: the answer's rows must be C-contiguous for orjson.
+        cells = self.cells if picked is None else self.cells.take(picked, axis=2)
+        if markers:
+            cells[:, :, picked < 0] = [[[np.nan]], [[0.0]], [[np.nan]], [[0.0]]]
+        columns, counts = cells[:3], cells[3]
         with np.errstate(invalid="ignore"):
             columns[1] /= counts  # 0 / 0 where a bucket is empty: NaN
-        return _significant(columns), counts == 0
+        return _significant(columns), counts
 
 
 def as_lists(columns: np.ndarray, empty: np.ndarray) -> list[tuple[list, list, list]]:

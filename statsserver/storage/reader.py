@@ -523,7 +523,7 @@ class Reader:
             chosen = RAW
         plan = planner.plan(chosen, low, high, points, to_ms(interval or 0))
         result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [],
-                  "series": [{**s.as_dict(), "min": [], "avg": [], "max": []} for s in selected]}
+                  "series": [{**s.fields, "min": [], "avg": [], "max": []} for s in selected]}
         if not selected:
             return result
         output = planner.Output(ids, plan.count)
@@ -531,21 +531,21 @@ class Reader:
             self._fold_raw(found.id, groups, plan, low, high, output)
         else:
             self._fold_rollups(chosen, groups, ids, plan, output)
-        buckets = np.flatnonzero(output.counts.sum(axis=0))
-        picked, centres = buckets, buckets + 0.5
+        buckets = output.counts.sum(axis=0).nonzero()[0]
+        picked, centres, markers = buckets, buckets + 0.5, False
         if interval and len(buckets) > 1:
-            gaps = np.flatnonzero(np.diff(buckets) > 1 + 2 * to_ms(interval) / plan.width)
-            if len(gaps):
+            gaps = ((buckets[1:] - buckets[:-1]) > 1 + 2 * to_ms(interval) / plan.width).nonzero()[0]
+            if markers := len(gaps) > 0:
                 # A marker bucket (picked -1: every series null) just after each bucket that
                 # precedes a gap, so a chart draws a hole rather than a line across it.
                 picked = np.insert(buckets, gaps + 1, -1)
                 centres = np.insert(centres, gaps + 1, buckets[gaps] + 1.0)
-        if len(picked) == plan.count:
-            picked = None
+        if len(picked) == plan.count:  # every bucket, the markers' ones empty anyway
+            picked, markers = None, False
         times = (plan.origin + centres * plan.width) / 1000
-        columns, empty = output.results(picked)
+        columns, counts = output.results(picked, markers)
         result["times"] = times if arrays else times.tolist()
-        rows = zip(*columns) if arrays else planner.as_lists(columns, empty)
+        rows = zip(*columns) if arrays else planner.as_lists(columns, counts == 0)
         for entry, (lows, averages, highs) in zip(result["series"], rows):
             entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
