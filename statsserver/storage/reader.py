@@ -654,7 +654,7 @@ class Reader:
 
     def _fold_rollups(self, tier, groups, ids, plan, output) -> None:
         # A rollup tier answers whole buckets: the range widens to the tier's grid. A group's
-        # blocks are joined into one run, the part of each on the plan's buckets only.
+        # blocks are joined into one run, of each the part with data on the plan's buckets.
         low, high = plan.origin, plan.end
         runs: dict[bytes, _Run] = {}
         if groups:
@@ -662,11 +662,12 @@ class Reader:
                     f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
                     " AND start > ? AND start < ?", (tier.number, *groups, low - tier.span_ms, high)),
                     key=lambda row: row[0]):
-                block_ids, aggregates = self._decoded(decode_rollup_block, blob)
-                first = max(0, -((start - low) // tier.step_ms))
-                stop = min(aggregates.shape[2], -((start - high) // tier.step_ms))
+                block_ids, aggregates, skipped = self._decoded(_occupied_rollup_block, blob)
+                occupied = start + skipped * tier.step_ms
+                first = max(0, -((occupied - low) // tier.step_ms))
+                stop = min(aggregates.shape[2], -((occupied - high) // tier.step_ms))
                 if first < stop:
-                    grid = np.arange(start + first * tier.step_ms, start + stop * tier.step_ms, tier.step_ms)
+                    grid = np.arange(occupied + first * tier.step_ms, occupied + stop * tier.step_ms, tier.step_ms)
                     runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(grid, aggregates[:, :, first:stop])
         for run in runs.values():
             grid, aggregates = run.joined()
@@ -693,6 +694,17 @@ class Reader:
             series, bucket, low_value, high_value, total, count = np.array(rows).T
             output.merge_cells(output.rows_of(series.astype(np.int64)), bucket.astype(np.int64), low_value,
                                high_value, total, count)
+
+
+def _occupied_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, int]:
+    """decode_rollup_block without the empty buckets before the first and after the last that
+    holds data, and how many it left out before: a block's span is filled as time passes, so a
+    query would otherwise fold days of empty buckets."""
+    ids, aggregates = decode_rollup_block(blob)
+    occupied = aggregates[3].any(axis=0).nonzero()[0]
+    if not len(occupied):
+        return ids, aggregates[:, :, :0], 0
+    return ids, aggregates[:, :, occupied[0]:occupied[-1] + 1].copy(), int(occupied[0])
 
 
 class _Run:
