@@ -106,13 +106,17 @@ class Reader:
         """The catalog as of the last commit (read again only after one)."""
         version = self._rows("PRAGMA data_version")[0][0]
         if self._catalog is None or version != self._catalog_version:
-            # One snapshot for the three, so that no series is read without its source or group.
-            self._rows("BEGIN")
+            # One snapshot for the three, so that no series is read without its source or group
+            # (the caller's, when it has one open).
+            own = not self.db.in_transaction
+            if own:
+                self._rows("BEGIN")
             try:
                 self._catalog = Catalog(self._rows(Catalog.SOURCES), self._rows(Catalog.SERIES),
                                         self._rows(Catalog.GROUPS))
             finally:
-                self._rows("COMMIT")
+                if own:
+                    self._rows("COMMIT")
             self._catalog_version = version
             self._heads = {}
         return self._catalog
@@ -504,6 +508,15 @@ class Reader:
             raise ValueError("the range must have a finite start before its end")
         if points < 1:
             raise ValueError("points must be at least 1")
+        # One read snapshot for all of it: the catalog, the blocks and the head of one moment,
+        # and a head kept for later queries is exactly that moment's.
+        self._rows("BEGIN")
+        try:
+            return self._query(source, start, end, points, categories, tier, arrays)
+        finally:
+            self._rows("COMMIT")
+
+    def _query(self, source, start, end, points, categories, tier, arrays) -> dict:
         catalog = self.catalog()
         found = catalog.by_name.get(source)
         interval = found.interval if found else None

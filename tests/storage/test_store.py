@@ -352,3 +352,20 @@ def test_a_point_pushed_over_a_stored_one_counts_with_it_until_it_settles(writer
     writer.settle()
     total = next(s for s in reader.query("host", T0, T0 + 60, 60)["series"] if s["label"] == "total")
     assert total["min"][30] == total["max"][30] == total["avg"][30] == 77.0
+
+
+def test_a_query_reads_one_moment_while_maintenance_commits(writer, path, monkeypatch):
+    fill(writer, 1800)  # all of it in the head
+    expected = _answer(Reader(path), "host", T0, T0 + 1800, 300)
+    reader = Reader(path)
+    read_head = Reader._head
+
+    def compacted_first(self, output):  # after the query read the (no) blocks, before the head
+        writer.maintain(T0 + 7200)
+        return read_head(self, output)
+
+    monkeypatch.setattr(Reader, "_head", compacted_first)
+    assert _answer(reader, "host", T0, T0 + 1800, 300) == expected
+    assert writer.db.execute("SELECT count(*) FROM samples").fetchone() == (0,)  # it did move the head
+    monkeypatch.undo()
+    assert _answer(reader, "host", T0, T0 + 1800, 300) == expected  # from the blocks now
