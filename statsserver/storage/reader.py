@@ -571,8 +571,8 @@ class Reader:
         for ids, times, values, complete in self._joined_windows(source_id, groups, low, high):
             first, stop = times.searchsorted(low), times.searchsorted(high)
             if first < stop:
-                runs[ids.tobytes()] = _Run(ids)
-                runs[ids.tobytes()].add(times[first:stop], values[:, first:stop], complete)
+                run = runs[ids.tobytes()] = _Run(ids)
+                run.add(times[first:stop], values[:, first:stop], complete)
         for number, (times, values, complete) in enumerate(self._head_matrices(output, low, high)):
             run = runs.get(output.ids.tobytes()) if number == 0 else None
             if run is None or run.times[-1][-1] >= times[0]:
