@@ -28,9 +28,6 @@ from .tiers import MINUTE, RAW, ROLLUPS, Tier
 _NEVER = 1 << 62  # ms, later than any stored time
 # Sets of series whose head a reader keeps (until the next commit): a dashboard's charts.
 HEADS_KEPT = 32
-# Raw windows a reader keeps joined, in bytes of values: an hour of a dashboard's charts
-# sampled every second is a few MiB.
-JOINED_BYTES = 16 * 2**20
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -57,7 +54,8 @@ class DecodedBlocks:
             self.entries.clear()
             self.size = 0
 
-    def get(self, decode, blob: bytes):
+    def get(self, decode, blob):
+        """`decode(blob)`, decoded once; `blob` is bytes, or a tuple of rows holding them."""
         key = (decode, blob)
         with self.lock:
             found = self.entries.get(key)
@@ -65,19 +63,27 @@ class DecodedBlocks:
                 self.entries.move_to_end(key)
                 return found[0]
         decoded = decode(blob)
-        arrays = decoded if isinstance(decoded, tuple) else (decoded,)
-        size = len(blob)
-        for array in arrays:
-            if isinstance(array, np.ndarray):
-                array.flags.writeable = False
-                size += array.nbytes
+        size = _frozen_size(blob) + _frozen_size(decoded)
         with self.lock:
-            if key not in self.entries:
+            if key not in self.entries and size <= self.budget:
                 self.entries[key] = (decoded, size)
                 self.size += size
             while self.size > self.budget and self.entries:
                 self.size -= self.entries.popitem(last=False)[1][1]
         return decoded
+
+
+def _frozen_size(value) -> int:
+    """The bytes `value` holds (bytes, arrays, and tuples or lists of them), its arrays made
+    read-only."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+        return value.nbytes
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, (tuple, list)):
+        return sum(_frozen_size(item) for item in value)
+    return 0
 
 
 # A year at one minute for a busy machine's dashboard is a few MiB decoded.
@@ -93,8 +99,6 @@ class Reader:
         # The head of a set of series, as matrices, until the next commit: it is the part of a
         # range query read row by row, and every chart of the last hour reads all of it.
         self._heads: dict[bytes, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-        self._joined: OrderedDict[tuple, list] = OrderedDict()
-        self._joined_size = 0
 
     def _rows(self, sql: str, parameters=()) -> list[tuple]:
         try:
@@ -591,9 +595,10 @@ class Reader:
         """(series ids, times, values, whether none is missing) for each set of series stored
         together in the raw windows overlapping [low, high), its windows joined in time order.
 
-        Joined once for every query that reads the same windows (a chart of the last hour
-        reads the same four for twenty minutes), keyed by their bytes: a window rewritten
-        (late data, or the open one every minute) is simply another key.
+        Joined once for every query of the process that reads the same windows (a chart of the
+        last hour reads the same four for twenty minutes), kept with the decoded blocks and
+        keyed, like them, by their bytes: a window rewritten (late data, or the open one every
+        minute) is simply another key.
         """
         if source_id is None or not groups:
             return []
@@ -602,27 +607,7 @@ class Reader:
             f" AND chunks.group_id IN ({_marks(groups)}) AND chunks.start = windows.start"
             " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
             (*groups, source_id, low - RAW.span_ms, high)))
-        found = self._joined.get(rows)
-        if found is not None:
-            self._joined.move_to_end(rows)
-            return found
-        runs: dict[bytes, _Run] = {}
-        for _, window in itertools.groupby(rows, key=lambda row: row[0]):
-            window = list(window)
-            times = self._decoded(decode_times_array, window[0][1])
-            for _, _, blob in window:
-                block_ids, values, complete = self._decoded(decode_raw_block, blob)
-                if values.shape[1] != len(times):
-                    raise StoreError(f"{self.path}: a raw block does not match its window")
-                runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(times, values, complete)
-        found = [(run.ids, *run.joined(), all(run.complete)) for run in runs.values()]
-        size = sum(values.nbytes for _, _, values, _ in found)
-        if size <= JOINED_BYTES:
-            self._joined[rows] = found
-            self._joined_size += size
-            while self._joined_size > JOINED_BYTES:
-                self._joined_size -= sum(values.nbytes for _, _, values, _ in self._joined.popitem(last=False)[1])
-        return found
+        return self._checked(DECODED.get, _joined_windows, rows)
 
     def _head_matrices(self, output, low, high) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         """The head's samples in [low, high) as (times, values with a row per series of `output`
@@ -707,6 +692,21 @@ class Reader:
             series, bucket, low_value, high_value, total, count = np.array(rows).T
             output.merge_cells(output.rows_of(series.astype(np.int64)), bucket.astype(np.int64), low_value,
                                high_value, total, count)
+
+
+def _joined_windows(rows: tuple) -> tuple:
+    """Rows of (window start, times blob, block blob) in time order, as (series ids, times,
+    values, whether none is missing) per set of series stored together."""
+    runs: dict[bytes, _Run] = {}
+    for _, window in itertools.groupby(rows, key=lambda row: row[0]):
+        window = list(window)
+        times = DECODED.get(decode_times_array, window[0][1])
+        for _, _, blob in window:
+            block_ids, values, complete = DECODED.get(decode_raw_block, blob)
+            if values.shape[1] != len(times):
+                raise CodecError("a raw block does not match its window")
+            runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(times, values, complete)
+    return tuple((run.ids, *run.joined(), all(run.complete)) for run in runs.values())
 
 
 def _occupied_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, int]:

@@ -369,3 +369,19 @@ def test_a_query_reads_one_moment_while_maintenance_commits(writer, path, monkey
     assert writer.db.execute("SELECT count(*) FROM samples").fetchone() == (0,)  # it did move the head
     monkeypatch.undo()
     assert _answer(reader, "host", T0, T0 + 1800, 300) == expected  # from the blocks now
+
+
+def test_decoded_blocks_keep_nested_results_read_only_and_never_one_beyond_the_budget():
+    import numpy as np
+    from statsserver.storage.reader import DecodedBlocks
+    blocks = DecodedBlocks(budget_bytes=1000)
+
+    def join(rows):  # as the joined raw windows are kept: keyed by rows of bytes
+        return tuple((np.zeros(len(blob)), len(blob)) for _, blob in rows)
+
+    kept = blocks.get(join, ((1, bytes(40)), (2, bytes(60))))
+    assert blocks.size == 100 + 8 * 100 and blocks.get(join, ((1, bytes(40)), (2, bytes(60)))) is kept
+    with pytest.raises(ValueError):
+        kept[0][0][0] = 1.0
+    blocks.get(join, ((3, bytes(500)),))  # more than the whole budget: answered, not kept
+    assert list(blocks.entries) == [(join, ((1, bytes(40)), (2, bytes(60))))]
