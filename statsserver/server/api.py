@@ -28,16 +28,16 @@ def _json(data) -> Response:
     return Response(orjson.dumps(data), media_type="application/json")
 
 
-def _source(request: Request, source: str | None) -> str:
-    sources = [entry["name"] for entry in request.app.state.reader().sources()]
+def _source(request: Request, source: str | None, catalog=None) -> str:
+    catalog = catalog or request.app.state.reader().catalog()
     if source is None:
         local = request.app.state.local_source
-        if local in sources:
+        if local in catalog.by_name:
             return local
-        if sources:
-            return sources[0]
+        if catalog.sources:
+            return catalog.sources[0].name
         raise BadRequest("no data has been stored yet", "source", status=404)
-    if source not in sources:
+    if source not in catalog.by_name:
         raise BadRequest(f"unknown source {source[:100]!r}", "source", status=404)
     return source
 
@@ -129,13 +129,16 @@ async def data(request: Request) -> Response:
     version = state.answers.version() if end is not None else None
     kept = state.answers.get(key, version)
     if kept is None:
-        kept = await _compute_data(state, _source(request, source), start, end, points, categories)
+        kept = await _compute_data(request, source, start, end, points, categories)
         state.answers.put(key, version, kept)
     return Response(kept, media_type="application/json")
 
 
-async def _compute_data(state, source: str, start: float | None, end: float | None, points: int,
-                        categories: list[str] | None) -> bytes:
+async def _compute_data(request: Request, source: str | None, start: float | None, end: float | None,
+                        points: int, categories: list[str] | None) -> bytes:
+    state = request.app.state
+    catalog = state.reader().catalog()  # once: each look-up asks SQLite whether anything was committed
+    source = _source(request, source, catalog)
     start, end = _window(start, end)
 
     def compute() -> bytes:
@@ -144,7 +147,7 @@ async def _compute_data(state, source: str, start: float | None, end: float | No
 
     # A small query costs less than handing it to a worker thread and back (about 0.2 ms of
     # CPU): the event loop answers it. Larger ones take turns in the thread pool.
-    if len(state.reader().series(source, categories)) * points <= INLINE_CELLS:
+    if len(catalog.series(source, categories)) * points <= INLINE_CELLS:
         return compute()
     return await to_thread.run_sync(compute, limiter=state.queries)
 

@@ -212,15 +212,18 @@ def encode_rollup_block(ids: list[int], mins, maxs, sums, counts, units: list[st
 
 
 @_strict
-def decode_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(series ids, mins, maxs, sums, counts); empty buckets have count 0 and NaN elsewhere."""
+def decode_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(series ids, aggregates): min, max, sum and count stacked (4 x series x buckets), one array
+    that a query slices and joins in one step each. An empty bucket has count and sum 0, and NaN
+    min and max."""
     data = decompress(blob)
     ids, length, offset = _read_header(data, _ROLLUP)
     rows = len(ids)
-    stacked, _ = decode_matrix(data, offset, 4 * rows, length)
-    mins, maxs, means, counts = (stacked[k * rows:(k + 1) * rows] for k in range(4))
-    counts = counts.astype(np.int64)
+    aggregates = decode_matrix(data, offset, 4 * rows, length)[0].reshape(4, rows, length)
+    mins, maxs, means, counts = aggregates
     empty = counts == 0
+    means *= counts  # the sums
     if empty.any():
         mins[empty] = maxs[empty] = np.nan
-    return ids, mins, maxs, means * counts, counts
+        means[empty] = 0.0
+    return ids, aggregates

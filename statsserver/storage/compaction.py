@@ -310,7 +310,7 @@ class Maintenance:
                                 (tier.number, group, window)).fetchone()
         old_ids: list[int] = []
         if found:
-            stored_ids, *stored = decode_rollup_block(found[0])
+            stored_ids, stored = decode_rollup_block(found[0])
             old_ids = stored_ids.tolist()
         every = sorted(set(old_ids) | set(ids))
         row_of = {series_id: row for row, series_id in enumerate(every)}
@@ -323,7 +323,6 @@ class Maintenance:
             rows = [row_of[i] for i in old_ids]
             for target, source in zip((mins, maxs, sums, counts), stored):
                 target[rows] = source
-            sums[np.isnan(sums)] = 0.0  # NaN means x 0 counts
         for series_id in ids:
             row = row_of[series_id]
             for start, low, high, total, count in by_series[series_id]:

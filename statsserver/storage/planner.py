@@ -107,23 +107,24 @@ class Grouping:
         return len(self.buckets)
 
     def reduce(self, ufunc: np.ufunc, matrix: np.ndarray) -> np.ndarray:
-        """`ufunc` (add, or a min or max) over each bucket's columns of `matrix`, row by row.
+        """`ufunc` (add, or a min or max) over each bucket's columns (the last axis) of `matrix`.
 
         reduceat pays some 40 ns for every bucket of every row: with a few columns to a bucket
         (as rollup tiers and regular samples give) it is quicker to lay each bucket's columns
         side by side and take a few whole-array steps.
         """
         if self.spread is None:
-            return ufunc.reduceat(matrix, self.firsts, axis=1)
+            return ufunc.reduceat(matrix, self.firsts, axis=-1)
         if ufunc is np.add:
-            columns = np.concatenate((matrix, np.zeros((len(matrix), 1), matrix.dtype)), axis=1)[:, self.padded]
+            columns = np.concatenate((matrix, np.zeros((*matrix.shape[:-1], 1), matrix.dtype)), axis=-1)
+            columns = columns[..., self.padded]
         else:
-            columns = matrix[:, self.spread]
+            columns = matrix[..., self.spread]
         # As reduceat adds: the first, plus the sum of the others from left to right.
-        rest = columns[:, :, 1]
-        for column in range(2, columns.shape[2]):
-            rest = ufunc(rest, columns[:, :, column])
-        return ufunc(columns[:, :, 0], rest)
+        rest = columns[..., 1]
+        for column in range(2, columns.shape[-1]):
+            rest = ufunc(rest, columns[..., column])
+        return ufunc(columns[..., 0], rest)
 
 
 # Up to this many columns in a bucket, Grouping.reduce lays them side by side.
@@ -133,18 +134,19 @@ SPREAD_LONGEST = 8
 class Output:
     """The output buckets of every series asked for: min, max, sum and count, a row per series.
 
-    Merging uses fmin/fmax, which pass over NaN: a block marks a missing value with NaN.
+    Merging uses fmin/fmax, which pass over NaN: a block marks a missing value with NaN, and a
+    bucket nothing was merged into keeps the NaN it starts with, which the answer shows as null.
     """
 
     def __init__(self, ids: list[int], count: int) -> None:
+        self.ids = np.array(ids, np.int64)
         self.row_of = {series_id: row for row, series_id in enumerate(ids)}
-        # Min, sum and max as one array, which the answer is made of in one pass.
-        self.cells = np.empty((3, len(ids), count))
-        self.mins, self.sums, self.maxs = self.cells
-        self.mins.fill(np.inf)
-        self.sums.fill(0.0)
-        self.maxs.fill(-np.inf)
-        self.counts = np.zeros((len(ids), count), np.int64)
+        self._by_id = self.ids.argsort(kind="stable") if ids != sorted(ids) else None
+        # Min, sum, max and count as one array, which the answer is made of in one pass. Counts
+        # are floats, as a rollup block stores them: whole numbers far below 2**53.
+        self.cells = np.full((4, len(ids), count), np.nan)
+        self.cells[1::2] = 0.0
+        self.mins, self.sums, self.maxs, self.counts = self.cells
 
     def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows of a block that were asked for, their rows here)."""
@@ -153,6 +155,12 @@ class Output:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         block_rows, rows = zip(*found)
         return np.array(block_rows), np.array(rows)
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The rows here of `ids`, every one of which was asked for."""
+        if self._by_id is None:
+            return self.ids.searchsorted(ids)
+        return self._by_id[self.ids.searchsorted(ids, sorter=self._by_id)]
 
     def merge(self, rows: np.ndarray, buckets: np.ndarray, mins, maxs, sums, counts) -> None:
         """Fold in a matrix (rows x buckets); neither holds an index twice, and buckets increase."""
@@ -189,40 +197,37 @@ class Output:
                        grouping.reduce(np.add, run), grouping.sizes)
             return
         if grouping.trivial:
-            self.merge(rows, grouping.buckets, run, run, np.where(present, run, 0.0), present.astype(np.int64))
+            self.merge(rows, grouping.buckets, run, run, np.where(present, run, 0.0), present)
             return
         self.merge(rows, grouping.buckets, grouping.reduce(np.fmin, run), grouping.reduce(np.fmax, run),
                    grouping.reduce(np.add, np.where(present, run, 0.0)),
                    grouping.reduce(np.add, present.astype(np.int64)))
 
-    def fold_buckets(self, rows: np.ndarray, grouping: Grouping, mins, maxs, sums, counts) -> None:
-        """Stored rollup buckets at the starts `grouping` was made from (count 0: empty)."""
+    def fold_buckets(self, rows: np.ndarray, grouping: Grouping, aggregates: np.ndarray) -> None:
+        """Stored rollup buckets (min, max, sum and count stacked, as decode_rollup_block gives
+        them) at the starts `grouping` was made from."""
         if not len(grouping) or not len(rows):
             return
-        part = slice(grouping.start, grouping.stop)
-        mins, maxs, counts = mins[:, part], maxs[:, part], counts[:, part]
-        sums = np.where(counts > 0, sums[:, part], 0.0)
+        aggregates = aggregates[:, :, grouping.start:grouping.stop]
         if grouping.trivial:
-            self.merge(rows, grouping.buckets, mins, maxs, sums, counts)
+            self.merge(rows, grouping.buckets, *aggregates)
             return
-        self.merge(rows, grouping.buckets, grouping.reduce(np.fmin, mins), grouping.reduce(np.fmax, maxs),
-                   grouping.reduce(np.add, sums), grouping.reduce(np.add, counts))
+        totals = grouping.reduce(np.add, aggregates[2:])
+        self.merge(rows, grouping.buckets, grouping.reduce(np.fmin, aggregates[0]),
+                   grouping.reduce(np.fmax, aggregates[1]), *totals)
 
-    def results(self, picked: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Min, avg and max (3 x series x buckets) at the `picked` buckets (all when None; -1 is
-        a gap marker), NaN where a bucket has no data; and where that is (series x buckets)."""
-        # The three as one array: each numpy step below is then taken once, not three times.
-        if picked is None:
-            columns, counts = self.cells.copy(), self.counts
-        else:
-            # take, not indexing: the answer's rows must be C-contiguous for orjson.
-            columns, counts = self.cells.take(picked, axis=2), self.counts.take(picked, axis=1)
-            counts[:, picked < 0] = 0
-        columns[1] /= np.maximum(counts, 1)
-        columns = _significant(columns)
-        empty = counts == 0
-        columns[:, empty] = np.nan
-        return columns, empty
+    def results(self, picked: np.ndarray | None, markers: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Min, avg and max (3 x series x buckets) at the `picked` buckets (all when None; with
+        `markers`, -1 is a gap marker), NaN where a bucket has no data; and the buckets' counts.
+        Called once, last: the cells become the answer."""
+        # take, not indexing: the answer's rows must be C-contiguous for orjson.
+        cells = self.cells if picked is None else self.cells.take(picked, axis=2)
+        if markers:
+            cells[:, :, picked < 0] = [[[np.nan]], [[0.0]], [[np.nan]], [[0.0]]]
+        columns, counts = cells[:3], cells[3]
+        with np.errstate(invalid="ignore"):
+            columns[1] /= counts  # 0 / 0 where a bucket is empty: NaN
+        return _significant(columns), counts
 
 
 def as_lists(columns: np.ndarray, empty: np.ndarray) -> list[tuple[list, list, list]]:
@@ -246,9 +251,11 @@ SIGNIFICANT_DIGITS = 6
 
 
 def _scales() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """By binary exponent (as numpy's frexp gives it, plus _OFFSET): what a value is multiplied
-    by, and divided by, to round it to SIGNIFICANT_DIGITS; and whether it is left as it is."""
-    binary = np.arange(-_OFFSET, _OFFSET)
+    """By binary exponent (as numpy's frexp gives it; a negative one counts from the end, as
+    `take` counts): what a value is multiplied by, and divided by, to round it to
+    SIGNIFICANT_DIGITS; and whether it is left as it is."""
+    binary = np.arange(2 * _EXPONENTS)
+    binary[_EXPONENTS:] -= 2 * _EXPONENTS
     # A lower bound of each value's decimal exponent from its binary one (no logarithm per
     # value): six significant digits are kept, sometimes seven.
     places = SIGNIFICANT_DIGITS - 1 - np.floor((binary - 1) * 0.30102999566398120).astype(np.int64)
@@ -260,17 +267,26 @@ def _scales() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return up, down, np.abs(places) > 22
 
 
-_OFFSET = 1100  # beyond the exponents of doubles, subnormal ones included
+_EXPONENTS = 1100  # beyond the exponents of doubles, subnormal ones included
 _UP, _DOWN, _AS_IT_IS = _scales()
 
 
 def _significant(values: np.ndarray) -> np.ndarray:
-    exponents = np.frexp(values)[1] + _OFFSET
-    up, down = _UP[exponents], _DOWN[exponents]
-    # One of the two is 1: round(value * up) / up, or round(value / down) * down.
-    with np.errstate(all="ignore"):
-        rounded = np.rint(values * up / down) * down / up
-    return np.where(_AS_IT_IS[exponents], values, rounded)
+    """`values` rounded to SIGNIFICANT_DIGITS, in place."""
+    # take, not indexing: several times quicker with frexp's 32-bit exponents.
+    exponents = np.frexp(values)[1]
+    up, down, as_is = _UP.take(exponents), _DOWN.take(exponents), _AS_IT_IS.take(exponents)
+    kept = values[as_is] if as_is.any() else None
+    # One of the two is 1: round(value * up) / up, or round(value / down) * down. Nothing here
+    # overflows, and NaN (an empty bucket) stays NaN.
+    values *= up
+    values /= down
+    np.rint(values, out=values)
+    values *= down
+    values /= up
+    if kept is not None:
+        values[as_is] = kept
+    return values
 
 
 def _consecutive(rows: np.ndarray) -> bool:

@@ -26,6 +26,8 @@ from . import processes as history
 from .tiers import MINUTE, RAW, ROLLUPS, Tier
 
 _NEVER = 1 << 62  # ms, later than any stored time
+# Sets of series whose head a reader keeps (until the next commit): a dashboard's charts.
+HEADS_KEPT = 32
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -52,7 +54,8 @@ class DecodedBlocks:
             self.entries.clear()
             self.size = 0
 
-    def get(self, decode, blob: bytes):
+    def get(self, decode, blob):
+        """`decode(blob)`, decoded once; `blob` is bytes, or a tuple of rows holding them."""
         key = (decode, blob)
         with self.lock:
             found = self.entries.get(key)
@@ -60,19 +63,27 @@ class DecodedBlocks:
                 self.entries.move_to_end(key)
                 return found[0]
         decoded = decode(blob)
-        arrays = decoded if isinstance(decoded, tuple) else (decoded,)
-        size = len(blob)
-        for array in arrays:
-            if isinstance(array, np.ndarray):
-                array.flags.writeable = False
-                size += array.nbytes
+        size = _frozen_size(blob) + _frozen_size(decoded)
         with self.lock:
-            if key not in self.entries:
+            if key not in self.entries and size <= self.budget:
                 self.entries[key] = (decoded, size)
                 self.size += size
             while self.size > self.budget and self.entries:
                 self.size -= self.entries.popitem(last=False)[1][1]
         return decoded
+
+
+def _frozen_size(value) -> int:
+    """The bytes `value` holds (bytes, arrays, and tuples or lists of them), its arrays made
+    read-only."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+        return value.nbytes
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, (tuple, list)):
+        return sum(_frozen_size(item) for item in value)
+    return 0
 
 
 # A year at one minute for a busy machine's dashboard is a few MiB decoded.
@@ -85,6 +96,9 @@ class Reader:
         self.db = open_for_reading(self.path)
         self._catalog: Catalog | None = None
         self._catalog_version: int | None = None
+        # The head of a set of series, as matrices, until the next commit: it is the part of a
+        # range query read row by row, and every chart of the last hour reads all of it.
+        self._heads: dict[bytes, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
     def _rows(self, sql: str, parameters=()) -> list[tuple]:
         try:
@@ -96,14 +110,19 @@ class Reader:
         """The catalog as of the last commit (read again only after one)."""
         version = self._rows("PRAGMA data_version")[0][0]
         if self._catalog is None or version != self._catalog_version:
-            # One snapshot for the three, so that no series is read without its source or group.
-            self._rows("BEGIN")
+            # One snapshot for the three, so that no series is read without its source or group
+            # (the caller's, when it has one open).
+            own = not self.db.in_transaction
+            if own:
+                self._rows("BEGIN")
             try:
                 self._catalog = Catalog(self._rows(Catalog.SOURCES), self._rows(Catalog.SERIES),
                                         self._rows(Catalog.GROUPS))
             finally:
-                self._rows("COMMIT")
+                if own:
+                    self._rows("COMMIT")
             self._catalog_version = version
+            self._heads = {}
         return self._catalog
 
     def sources(self) -> list[dict]:
@@ -264,7 +283,7 @@ class Reader:
         for start, blob in self._rows(
                 f"SELECT start, data FROM chunks WHERE tier = ? AND start > ? AND start <= ?"
                 f" AND group_id IN ({_marks(groups)})", (tier.number, at - tier.span_ms, at, *groups)):
-            block_ids, _, _, sums, counts = self._decoded(decode_rollup_block, blob)
+            block_ids, (_, _, sums, counts) = self._decoded(decode_rollup_block, blob)
             column = (bucket - start) // tier.step_ms
             for series_id, total, count in zip(block_ids.tolist(), sums[:, column].tolist(),
                                                counts[:, column].tolist()):
@@ -493,6 +512,15 @@ class Reader:
             raise ValueError("the range must have a finite start before its end")
         if points < 1:
             raise ValueError("points must be at least 1")
+        # One read snapshot for all of it: the catalog, the blocks and the head of one moment,
+        # and a head kept for later queries is exactly that moment's.
+        self._rows("BEGIN")
+        try:
+            return self._query(source, start, end, points, categories, tier, arrays)
+        finally:
+            self._rows("COMMIT")
+
+    def _query(self, source, start, end, points, categories, tier, arrays) -> dict:
         catalog = self.catalog()
         found = catalog.by_name.get(source)
         interval = found.interval if found else None
@@ -512,125 +540,226 @@ class Reader:
             chosen = RAW
         plan = planner.plan(chosen, low, high, points, to_ms(interval or 0))
         result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [],
-                  "series": [{**s.as_dict(), "min": [], "avg": [], "max": []} for s in selected]}
+                  "series": [{**s.fields, "min": [], "avg": [], "max": []} for s in selected]}
         if not selected:
             return result
         output = planner.Output(ids, plan.count)
         if chosen is RAW:
             self._fold_raw(found.id, groups, plan, low, high, output)
         else:
-            # A rollup tier answers whole buckets: the range widens to the tier's grid, and the
-            # head's samples are taken over the same widened range.
-            low, high = plan.origin, plan.end
-            self._fold_rollups(chosen, groups, ids, plan, high, output)
-        self._fold_head(ids, plan, low, high, output)
-        buckets = np.flatnonzero(output.counts.sum(axis=0))
-        picked, centres = buckets, buckets + 0.5
+            self._fold_rollups(chosen, groups, ids, plan, output)
+        buckets = output.counts.sum(axis=0).nonzero()[0]
+        picked, centres, markers = buckets, buckets + 0.5, False
         if interval and len(buckets) > 1:
-            gaps = np.flatnonzero(np.diff(buckets) > 1 + 2 * to_ms(interval) / plan.width)
-            if len(gaps):
+            gaps = ((buckets[1:] - buckets[:-1]) > 1 + 2 * to_ms(interval) / plan.width).nonzero()[0]
+            if markers := len(gaps) > 0:
                 # A marker bucket (picked -1: every series null) just after each bucket that
                 # precedes a gap, so a chart draws a hole rather than a line across it.
                 picked = np.insert(buckets, gaps + 1, -1)
                 centres = np.insert(centres, gaps + 1, buckets[gaps] + 1.0)
-        if len(picked) == plan.count:
-            picked = None
+        if len(picked) == plan.count:  # every bucket, the markers' ones empty anyway
+            picked, markers = None, False
         times = (plan.origin + centres * plan.width) / 1000
-        columns, empty = output.results(picked)
+        columns, counts = output.results(picked, markers)
         result["times"] = times if arrays else times.tolist()
-        rows = zip(*columns) if arrays else planner.as_lists(columns, empty)
+        rows = zip(*columns) if arrays else planner.as_lists(columns, counts == 0)
         for entry, (lows, averages, highs) in zip(result["series"], rows):
             entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
 
     def _fold_raw(self, source_id, groups, plan, low, high, output) -> None:
-        # The blocks of one set of series are folded as one, window after window: a numpy step
-        # costs microseconds whatever its size, and an hour's chart spans four windows.
-        runs: dict[bytes, tuple[np.ndarray, list, list, list]] = {}
-        for times, blobs in self._raw_blocks(source_id, groups, low, high):
-            inside = _inside(times, low, high)
-            for blob in blobs:
-                block_ids, values, complete = self._decoded(decode_raw_block, blob)
-                if values.shape[1] != len(times):
-                    raise StoreError(f"{self.path}: a raw block does not match its window")
-                if inside.start != inside.stop:
-                    run = runs.setdefault(block_ids.tobytes(), (block_ids, [], [], []))
-                    run[1].append(times[inside])
-                    run[2].append(values[:, inside])
-                    run[3].append(complete)
-        for block_ids, times, values, complete in runs.values():
-            times = np.concatenate(times) if len(times) > 1 else times[0]
-            values = np.concatenate(values, axis=1) if len(values) > 1 else values[0]
-            grouping = planner.Grouping(times, plan, low, high)
-            block_rows, rows = output.rows(block_ids)
-            if len(block_rows) != len(block_ids):  # some of the category was not asked for
+        # The blocks of one set of series are folded as one run, window after window, and the
+        # head's samples after them: a numpy step costs microseconds whatever its size, and an
+        # hour's chart spans four windows and the head.
+        runs: dict[bytes, _Run] = {}
+        for ids, times, values, complete in self._joined_windows(source_id, groups, low, high):
+            first, stop = times.searchsorted(low), times.searchsorted(high)
+            if first < stop:
+                run = runs[ids.tobytes()] = _Run(ids)
+                run.add(times[first:stop], values[:, first:stop], complete)
+        for number, (times, values, complete) in enumerate(self._head_matrices(output, low, high)):
+            run = runs.get(output.ids.tobytes()) if number == 0 else None
+            if run is None or run.times[-1][-1] >= times[0]:
+                # Series of several categories, or samples that came late for a window: a run
+                # of their own, merged with the blocks' buckets.
+                run = runs[b"head %d" % number] = _Run(output.ids)
+            run.add(times, values, complete)
+        for run in runs.values():
+            times, values = run.joined()
+            block_rows, rows = output.rows(run.ids)
+            if len(block_rows) != len(run.ids):  # some of the category was not asked for
                 values = values[block_rows]
-            output.fold_values(rows, values, grouping, all(complete))
+            output.fold_values(rows, values, planner.Grouping(times, plan, low, high), all(run.complete))
 
-    def _fold_rollups(self, tier, groups, ids, plan, high, output) -> None:
+    def _joined_windows(self, source_id, groups, low, high) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+        """(series ids, times, values, whether none is missing) for each set of series stored
+        together in the raw windows overlapping [low, high), its windows joined in time order.
+
+        Joined once for every query of the process that reads the same windows (a chart of the
+        last hour reads the same four for twenty minutes), kept with the decoded blocks and
+        keyed, like them, by their bytes: a window rewritten (late data, or the open one every
+        minute) is simply another key.
+        """
+        if source_id is None or not groups:
+            return []
+        rows = tuple(self._rows(
+            "SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
+            f" AND chunks.group_id IN ({_marks(groups)}) AND chunks.start = windows.start"
+            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
+            (*groups, source_id, low - RAW.span_ms, high)))
+        return self._checked(DECODED.get, _joined_windows, rows)
+
+    def _head_matrices(self, output, low, high) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+        """The head's samples in [low, high) as (times, values with a row per series of `output`
+        and NaN where one has none, whether none is missing); usually one, none when empty."""
+        key = output.ids.tobytes()
+        whole = self._heads.get(key)
+        if whole is None:
+            if len(self._heads) >= HEADS_KEPT:
+                self._heads.clear()
+            whole = self._heads[key] = self._head(output)
+        parts = []
+        for times, values, missing in whole:
+            first, stop = times.searchsorted(low), times.searchsorted(high)
+            if first < stop:
+                parts.append((times[first:stop], values[:, first:stop], not missing[first:stop].any()))
+        return parts
+
+    def _head(self, output) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """All of the head of `output`'s series: (times, values, where a column misses a value)."""
+        among, ids = _among(output.ids.tolist())
+        found = self._rows(f"SELECT series_id, time, value FROM head WHERE {among}", ids)
+        if not found:
+            return []
+        series, times, values = np.array(found).T
+        times, columns = np.unique(times.astype(np.int64), return_inverse=True)
+        cells = output.rows_of(series.astype(np.int64)) * len(times) + columns
+        matrix = np.full((len(output.ids), len(times)), np.nan)
+        matrix.put(cells, values)
+        if np.count_nonzero(matrix == matrix) == len(cells):
+            return [_matrix(times, matrix)]
+        # A point pushed over a stored one is in the head twice until it settles: both count,
+        # as the rollup tiers' GROUP BY counts them, each from a matrix of its own.
+        once = np.unique(cells, return_index=True)[1]
+        again = np.ones(len(cells), bool)
+        again[once] = False
+        matrices = []
+        for chosen in (once, again):
+            matrix = np.full((len(output.ids), len(times)), np.nan)
+            matrix.put(cells[chosen], values[chosen])
+            matrices.append(_matrix(times, matrix))
+        return matrices
+
+    def _fold_rollups(self, tier, groups, ids, plan, output) -> None:
+        # A rollup tier answers whole buckets: the range widens to the tier's grid. A group's
+        # blocks are joined into one run, of each the part with data on the plan's buckets.
+        low, high = plan.origin, plan.end
+        runs: dict[bytes, _Run] = {}
         if groups:
-            for start, blob in self._rows(
+            for start, blob in sorted(self._rows(
                     f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
-                    " AND start > ? AND start < ?", (tier.number, *groups, plan.origin - tier.span_ms, high)):
-                block_ids, *aggregates = self._decoded(decode_rollup_block, blob)
-                grid = start + tier.step_ms * np.arange(aggregates[0].shape[1], dtype=np.int64)
-                block_rows, rows = output.rows(block_ids)
-                if len(block_rows) != len(block_ids):
-                    aggregates = [column[block_rows] for column in aggregates]
-                output.fold_buckets(rows, planner.Grouping(grid, plan, plan.origin, high), *aggregates)
+                    " AND start > ? AND start < ?", (tier.number, *groups, low - tier.span_ms, high)),
+                    key=lambda row: row[0]):
+                block_ids, aggregates, skipped = self._decoded(_occupied_rollup_block, blob)
+                occupied = start + skipped * tier.step_ms
+                first = max(0, -((occupied - low) // tier.step_ms))
+                stop = min(aggregates.shape[2], -((occupied - high) // tier.step_ms))
+                if first < stop:
+                    grid = np.arange(occupied + first * tier.step_ms, occupied + stop * tier.step_ms, tier.step_ms)
+                    runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(grid, aggregates[:, :, first:stop])
+        for run in runs.values():
+            grid, aggregates = run.joined()
+            block_rows, rows = output.rows(run.ids)
+            if len(block_rows) != len(run.ids):
+                aggregates = aggregates[:, block_rows]
+            output.fold_buckets(rows, planner.Grouping(grid, plan, low, high), aggregates)
+        # Buckets not yet packed into blocks, then the head's samples over the same widened range,
+        # each aggregated by SQLite: wide buckets hold a minute or two of samples in a cell or two.
+        among, ids = _among(ids)
         self._fold_grouped(output, (
             f"SELECT series_id, (start - ?) / ? AS bucket, min(min), max(max), sum(sum), sum(count)"
-            f" FROM rollups WHERE tier = ? AND series_id IN ({_marks(ids)}) AND start >= ? AND start < ?"
-            f" GROUP BY series_id, bucket"), (plan.origin, plan.width, tier.number, *ids, plan.origin, high))
-
-    def _fold_head(self, ids, plan, low, high, output) -> None:
-        if plan.tier is not RAW:
-            # Wide buckets: the last minute or two of samples fall in one or two of them, and
-            # SQLite's GROUP BY hands back a row per series.
-            self._fold_grouped(output, (
-                f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
-                f" FROM head WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?"
-                f" GROUP BY series_id, bucket"), (plan.origin, plan.width, *ids, low, high))
-            return
-        # Narrow buckets: rows come in primary-key order (series, time) and numpy groups them
-        # faster than a GROUP BY, which sorts them again in a temporary b-tree.
-        rows = self._rows(f"SELECT series_id, time, value FROM head WHERE series_id IN ({_marks(ids)})"
-                          " AND time >= ? AND time < ?", (*ids, low, high))
-        if not rows:
-            return
-        series, times, values = (np.array(column) for column in zip(*rows))
-        row_of = output.row_of
-        series_rows = np.array([row_of[i] for i in series.tolist()]) if len(row_of) > 1 else np.zeros(len(series), int)
-        buckets = (times - plan.origin) // plan.width
-        keys = series_rows * plan.count + buckets
-        order = np.argsort(keys, kind="stable")
-        keys, values = keys[order], values.astype(float)[order]
-        firsts = np.concatenate(([0], np.flatnonzero(keys[1:] != keys[:-1]) + 1))
-        sizes = np.diff(np.append(firsts, len(keys)))
-        cells = keys[firsts]
-        output.merge_cells(cells // plan.count, cells % plan.count, np.minimum.reduceat(values, firsts),
-                           np.maximum.reduceat(values, firsts), np.add.reduceat(values, firsts), sizes)
+            f" FROM rollups WHERE tier = ? AND {among} AND start >= ? AND start < ?"
+            f" GROUP BY series_id, bucket"), (low, plan.width, tier.number, *ids, low, high))
+        self._fold_grouped(output, (
+            f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
+            f" FROM head WHERE {among} AND time >= ? AND time < ?"
+            f" GROUP BY series_id, bucket"), (low, plan.width, *ids, low, high))
 
     def _fold_grouped(self, output, sql: str, parameters) -> None:
         """Rows of (series, bucket, min, max, sum, count), aggregated by SQLite, folded in."""
         rows = self._rows(sql, parameters)
-        if not rows:
-            return
-        series, bucket, low_value, high_value, total, count = (np.array(column) for column in zip(*rows))
-        output.merge_cells(np.array([output.row_of[i] for i in series.tolist()]), bucket.astype(np.int64),
-                           low_value.astype(float), high_value.astype(float), total.astype(float),
-                           count.astype(np.int64))
+        if rows:
+            series, bucket, low_value, high_value, total, count = np.array(rows).T
+            output.merge_cells(output.rows_of(series.astype(np.int64)), bucket.astype(np.int64), low_value,
+                               high_value, total, count)
 
 
-def _inside(times: np.ndarray, low: int, high: int) -> slice:
-    """The part of sorted `times` in [low, high)."""
-    if len(times) and times[0] >= low and times[-1] < high:
-        return slice(0, len(times))
-    return slice(int(np.searchsorted(times, low)), int(np.searchsorted(times, high)))
+def _joined_windows(rows: tuple) -> tuple:
+    """Rows of (window start, times blob, block blob) in time order, as (series ids, times,
+    values, whether none is missing) per set of series stored together."""
+    runs: dict[bytes, _Run] = {}
+    for _, window in itertools.groupby(rows, key=lambda row: row[0]):
+        window = list(window)
+        times = DECODED.get(decode_times_array, window[0][1])
+        for _, _, blob in window:
+            block_ids, values, complete = DECODED.get(decode_raw_block, blob)
+            if values.shape[1] != len(times):
+                raise CodecError("a raw block does not match its window")
+            runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(times, values, complete)
+    return tuple((run.ids, *run.joined(), all(run.complete)) for run in runs.values())
+
+
+def _occupied_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, int]:
+    """decode_rollup_block without the empty buckets before the first and after the last that
+    holds data, and how many it left out before: a block's span is filled as time passes, so a
+    query would otherwise fold days of empty buckets."""
+    ids, aggregates = decode_rollup_block(blob)
+    occupied = aggregates[3].any(axis=0).nonzero()[0]
+    if not len(occupied):
+        return ids, aggregates[:, :, :0], 0
+    return ids, aggregates[:, :, occupied[0]:occupied[-1] + 1].copy(), int(occupied[0])
+
+
+class _Run:
+    """Parts of one set of series (a block's rows) in time order, folded as one."""
+
+    __slots__ = ("ids", "times", "values", "complete")
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = ids
+        self.times: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.complete: list[bool] = []
+
+    def add(self, times: np.ndarray, values: np.ndarray, complete: bool = True) -> None:
+        self.times.append(times)
+        self.values.append(values)
+        self.complete.append(complete)
+
+    def joined(self) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.times) == 1:
+            return self.times[0], self.values[0]
+        return np.concatenate(self.times), np.concatenate(self.values, axis=-1)
+
+
+def _matrix(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(times, values, where a column misses a value), read-only: it is kept for later queries."""
+    for array in (times, values):
+        array.flags.writeable = False
+    return times, values, np.isnan(values).any(axis=0)
 
 
 def _number_or_none(values) -> list:
     return [None if value != value else float(value) for value in values.tolist()]
+
+
+def _among(ids: list[int]) -> tuple[str, list[int]]:
+    """A condition on series_id that selects `ids`, and its parameters. A category's series are
+    usually numbered as one run: a range, which SQLite scans in the same order as an IN list,
+    costs it less than building the list's table at every statement."""
+    if ids and ids[-1] - ids[0] == len(ids) - 1 and ids == sorted(ids):
+        return "series_id BETWEEN ? AND ?", [ids[0], ids[-1]]
+    return f"series_id IN ({_marks(ids)})", ids
 
 
 def _marks(items) -> str:

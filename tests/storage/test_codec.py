@@ -55,9 +55,10 @@ def test_rollup_blocks_round_trip_with_empty_buckets():
     mins = np.array([[1.0, 0, 2.0], [0, 0, 5.0]])
     maxs = np.array([[3.0, 0, 4.0], [0, 0, 9.0]])
     sums = np.array([[20.0, 0, 30.0], [0, 0, 21.0]])
-    ids, low, high, total, count = decode_rollup_block(encode_rollup_block([4, 7], mins, maxs, sums, counts, ["%", "%"]))
+    ids, (low, high, total, count) = decode_rollup_block(encode_rollup_block([4, 7], mins, maxs, sums, counts,
+                                                                            ["%", "%"]))
     assert ids.tolist() == [4, 7] and count.tolist() == counts.tolist()
-    assert np.isnan(low[0, 1]) and np.isnan(high[1, 0])
+    assert np.isnan(low[0, 1]) and np.isnan(high[1, 0]) and total[0, 1] == total[1, 0] == 0.0
     assert low[1, 2] == 5.0 and high[0, 2] == 4.0 and total[0, 0] == pytest.approx(20.0) and total[1, 2] == pytest.approx(21.0)
 
 

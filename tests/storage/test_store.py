@@ -304,3 +304,84 @@ def test_answers_as_arrays_make_the_same_json_as_lists(writer, path):
         arrays = reader.query("host", T0 - 50, T0 + 650, points, arrays=True)
         assert None in listed["series"][-1]["avg"]
         assert orjson.dumps(arrays, option=orjson.OPT_SERIALIZE_NUMPY) == orjson.dumps(listed)
+
+
+def _answer(reader, *query):
+    import orjson
+    return orjson.dumps(reader.query(*query, arrays=True), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def test_a_reader_kept_between_queries_answers_as_a_new_one_would(writer, path):
+    """A reader keeps the head and the raw windows it joined; whatever commits in between (new
+    samples, pushes waiting in `incoming`, late data rewriting a window, compaction), each
+    answer is the one a reader opened for it gives."""
+    import random
+    fill(writer, 3 * 3600, step=5.0, interval=5.0, skip=[(T0 + 3000, T0 + 4000)])
+    writer.maintain(T0 + 3 * 3600 - 100)
+    kept = Reader(path)
+    shapes = random.Random(3)
+    steps = [
+        lambda: writer.write("host", T0 + 3 * 3600 + 1, {"cpu": {"total": 99.0, "core0": 1.0}}, PERCENT,
+                             interval=5.0),
+        lambda: writer.write_points("host", [("cpu", "total", T0 + 3 * 3600 - 55, 77.0)], PERCENT),  # waits
+        lambda: writer.write_points("host", [("cpu", "core0", T0 + 600.5, 12.5)] * 5, PERCENT),  # late
+        lambda: writer.settle(),
+        lambda: writer.maintain(T0 + 4 * 3600),
+    ]
+    for step in [lambda: None, *steps]:
+        step()
+        for _ in range(30):
+            span = shapes.choice([60, 600, 3600, 3 * 3600, 86400, 30 * 86400])
+            end = T0 + 3 * 3600 + 10 - shapes.random() * 3 * 3600
+            query = ("host", end - span, end, shapes.choice([1, 7, 100, 1000]), shapes.choice([None, ["cpu"]]))
+            assert _answer(kept, *query) == _answer(Reader(path), *query), query
+
+
+def test_a_point_pushed_over_a_stored_one_counts_with_it_until_it_settles(writer, path):
+    # As the rollup tiers' GROUP BY has always counted it: both values, until settling keeps the pushed one.
+    fill(writer, 60)
+    writer.write_points("host", [("cpu", "total", T0 + 30, 77.0)], PERCENT)
+    reader = Reader(path)
+    for points, tier in ((60, "raw"), (1, "1m")):
+        total = next(s for s in reader.query("host", T0, T0 + 60, points, tier=tier)["series"]
+                     if s["label"] == "total")
+        bucket = 30 if points == 60 else 0
+        assert total["max"][bucket] == 77.0
+        assert total["min"][bucket] == (30.0 if points == 60 else 0.0)
+    assert next(s for s in reader.query("host", T0, T0 + 60, 60)["series"] if s["label"] == "total")["avg"][30] == 53.5
+    writer.settle()
+    total = next(s for s in reader.query("host", T0, T0 + 60, 60)["series"] if s["label"] == "total")
+    assert total["min"][30] == total["max"][30] == total["avg"][30] == 77.0
+
+
+def test_a_query_reads_one_moment_while_maintenance_commits(writer, path, monkeypatch):
+    fill(writer, 1800)  # all of it in the head
+    expected = _answer(Reader(path), "host", T0, T0 + 1800, 300)
+    reader = Reader(path)
+    read_head = Reader._head
+
+    def compacted_first(self, output):  # after the query read the (no) blocks, before the head
+        writer.maintain(T0 + 7200)
+        return read_head(self, output)
+
+    monkeypatch.setattr(Reader, "_head", compacted_first)
+    assert _answer(reader, "host", T0, T0 + 1800, 300) == expected
+    assert writer.db.execute("SELECT count(*) FROM samples").fetchone() == (0,)  # it did move the head
+    monkeypatch.undo()
+    assert _answer(reader, "host", T0, T0 + 1800, 300) == expected  # from the blocks now
+
+
+def test_decoded_blocks_keep_nested_results_read_only_and_never_one_beyond_the_budget():
+    import numpy as np
+    from statsserver.storage.reader import DecodedBlocks
+    blocks = DecodedBlocks(budget_bytes=1000)
+
+    def join(rows):  # as the joined raw windows are kept: keyed by rows of bytes
+        return tuple((np.zeros(len(blob)), len(blob)) for _, blob in rows)
+
+    kept = blocks.get(join, ((1, bytes(40)), (2, bytes(60))))
+    assert blocks.size == 100 + 8 * 100 and blocks.get(join, ((1, bytes(40)), (2, bytes(60)))) is kept
+    with pytest.raises(ValueError):
+        kept[0][0][0] = 1.0
+    blocks.get(join, ((3, bytes(500)),))  # more than the whole budget: answered, not kept
+    assert list(blocks.entries) == [(join, ((1, bytes(40)), (2, bytes(60))))]
