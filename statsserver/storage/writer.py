@@ -251,6 +251,11 @@ class Writer:
     def _close(self) -> None:
         try:
             self.db.execute("PRAGMA optimize")
+        except sqlite3.OperationalError:
+            # Busy: another process's writer committed as the statistics were read, and SQLite
+            # will not wait for a snapshot that is already old. The statistics are a hint that
+            # the next close refreshes; closing must not fail over them.
+            pass
         finally:
             self.db.close()
 

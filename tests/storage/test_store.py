@@ -385,3 +385,18 @@ def test_decoded_blocks_keep_nested_results_read_only_and_never_one_beyond_the_b
         kept[0][0][0] = 1.0
     blocks.get(join, ((3, bytes(500)),))  # more than the whole budget: answered, not kept
     assert list(blocks.entries) == [(join, ((1, bytes(40)), (2, bytes(60))))]
+
+
+def test_closing_while_another_process_holds_the_write_lock_keeps_everything(path):
+    writer = Writer(path)
+    fill(writer, 600)
+    writer.maintain(T0 + 7200)  # compacted: the statistics PRAGMA optimize refreshes are due
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    writer.db.execute("PRAGMA busy_timeout = 0")  # busy at once, rather than after a wait
+    writer.close()  # the statistics are skipped; the close is not
+    holder.execute("COMMIT")
+    holder.close()
+    reader = Reader(path)
+    assert reader.latest("host")["cpu"]["total"] == (T0 + 599, 599.0 % 100)
+    assert len(reader.query("host", T0, T0 + 600, 600)["times"]) == 600
