@@ -348,6 +348,36 @@ INSPECTOR_GROUPS = """() => { const view = document.querySelector('#inspector').
              values: [...group.querySelectorAll('td')].map((cell) => cell.textContent) }; }); }"""
 
 
+# The inspector's first value and its min–max column: (the value's right edge from the panel's
+# right edge in px, the column's text, or None when the column is not shown).
+FIRST_VALUE = """() => {
+  const panel = document.querySelector('#inspector').getBoundingClientRect();
+  const row = document.querySelector('[data-moment-values] tbody tr');
+  const range = row.querySelector('.range');
+  return [panel.right - row.querySelector('.value').getBoundingClientRect().right,
+          getComputedStyle(range).display === 'none' ? null : range.textContent]; }"""
+
+
+def test_the_min_max_column_is_shown_for_the_cursor_alone(open_page):
+    """The latest values and a pinned moment's have no min–max: no empty column beside them."""
+    app = open_page(viewport={"width": 390, "height": 844})
+    app.sign_in()
+    app.open()
+    app.js("() => document.querySelector('#inspector-toggle').click()")  # the phone's sheet
+    gap, column = app.js(FIRST_VALUE)
+    assert column is None and gap < 40  # latest: the values at the panel's edge
+    app.page.set_viewport_size({"width": 1440, "height": 900})
+    cursor_moves(app, 3)
+    gap, column = app.js(FIRST_VALUE)
+    assert " – " in column  # the seeded buckets hold several samples each: a spread
+    left, top, width, height = plot_box(app)
+    app.page.mouse.click(left + width / 2, top + height / 4)  # pins the moment there
+    app.page.mouse.move(5, 5)  # and leaves the charts, where the cursor's moment would be shown
+    app.wait("() => document.querySelector('#inspector').dataset.mode === 'pinned'")
+    assert app.js(FIRST_VALUE)[1] is None
+    assert app.errors == []
+
+
 def test_the_inspector_shows_the_cursors_moment_in_view_at_once_and_everywhere_once_it_rests(open_page):
     """A cursor move rewrites the inspector's groups in view, in its own frame (before, all 42
     values); the ones out of view when they come into view, or once the cursor rests."""
