@@ -1,6 +1,5 @@
 """Docs that cannot rot: what the code declares must be what the docs say."""
 
-import re
 from pathlib import Path
 
 from statsserver import collectors, config as settings

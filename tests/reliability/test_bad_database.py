@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import time
 
-import httpx2
 import pytest
 
 from statsserver.storage.migrations import MIGRATIONS, migrate

@@ -50,7 +50,6 @@ async def hammer(url: str, token: str, seconds: float) -> tuple[dict, list[str],
                 turn += 1
 
         async def pusher() -> None:
-            nonlocal pushes
             # A connection of its own, as a separate program would have.
             async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=60) as own:
                 await push_with(own)

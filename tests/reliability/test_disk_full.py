@@ -7,7 +7,6 @@ import subprocess
 import threading
 import time
 
-import httpx2
 import pytest
 
 from ..conftest import launch_server, wait_for

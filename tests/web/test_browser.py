@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -154,13 +153,13 @@ def test_pinch_zooms_in(phone):
     asked = len(phone.data_requests())
     centre = left + width / 2
     swipe(phone, phone.cdp, [(centre - 30, middle_y), (centre + 30, middle_y)], [(centre - 120, middle_y), (centre + 120, middle_y)])
-    phone.wait(f"() => new URLSearchParams(location.search).has('from')")
+    phone.wait("() => new URLSearchParams(location.search).has('from')")
     after = phone.js(SHOWN_WINDOW)
     span_before, span_after = before[1] - before[0], after[1] - after[0]
     assert span_after == pytest.approx(span_before / 4, rel=0.15)  # fingers four times as far apart
     assert before[0] < after[0] < after[1] < before[1]
     # Finer detail is fetched for the new window
-    phone.wait(f"() => performance.getEntriesByName('data-received').length >= 2")
+    phone.wait("() => performance.getEntriesByName('data-received').length >= 2")
     request = query_of(phone.data_requests()[asked])
     assert float(request["to"]) - float(request["from"]) == pytest.approx(span_after, rel=0.01)
     assert phone.errors == []
