@@ -145,19 +145,21 @@ class Reader:
         """A metric block or window's times, decoded once for every reader of the process."""
         return self._checked(DECODED.get, decode, blob)
 
-    def _groups(self, source: str, categories=None) -> list[int]:
-        return self.catalog().groups(source, categories)
+    def _window_rows(self, source_id: int | None, groups: list[int], low: int, high: int) -> tuple:
+        """(window start, times blob, block blob) of each raw block of `groups` in the windows
+        overlapping [low, high), in time order."""
+        if source_id is None or not groups:
+            return ()
+        return tuple(self._rows(
+            "SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
+            f" AND chunks.group_id IN ({_marks(groups)}) AND chunks.start = windows.start"
+            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
+            (*groups, source_id, low - RAW.span_ms, high)))
 
     def _raw_blocks(self, source_id: int | None, groups: list[int], low: int, high: int):
         """(window times, [block blob, ...]) for each raw window overlapping [low, high) that
         holds a block of `groups`."""
-        if source_id is None or not groups:
-            return
-        rows = self._rows(
-            "SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
-            f" AND chunks.group_id IN ({_marks(groups)}) AND chunks.start = windows.start"
-            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
-            (*groups, source_id, low - RAW.span_ms, high))
+        rows = self._window_rows(source_id, groups, low, high)
         for _, window in itertools.groupby(rows, key=lambda row: row[0]):
             window = list(window)
             yield self._decoded(decode_times_array, window[0][1]), [data for _, _, data in window]
@@ -174,7 +176,7 @@ class Reader:
                 newest[series.id] = rows[0]
         missing = {s.id for s in catalog if s.id not in newest}
         if missing:  # all of it compacted: the newest raw block that has the series
-            for group in self._groups(source, {s.category for s in catalog if s.id in missing}):
+            for group in self.catalog().groups(source, {s.category for s in catalog if s.id in missing}):
                 found = self._rows(
                     "SELECT chunks.data, windows.times FROM chunks JOIN windows ON windows.start = chunks.start"
                     " AND windows.source_id = (SELECT source_id FROM groups WHERE id = ?)"
@@ -317,13 +319,13 @@ class Reader:
         raw block; where raw has expired, the top processes of the minute holding `at`, timed at
         the minute's start. Biggest CPU first.
         """
+        found = self.catalog().by_name.get(source)
         if tolerance is None:
-            interval = self.interval(source)
-            tolerance = 2 * interval if interval else IRREGULAR_TOLERANCE
+            tolerance = 2 * found.interval if found and found.interval else IRREGULAR_TOLERANCE
         empty = {"time": None, "tier": None, "processes": []}
-        source_id = self._source_id(source)
-        if source_id is None:
+        if found is None:
             return empty
+        source_id = found.id
         low, high, target = to_ms(at - tolerance), to_ms(at + tolerance), to_ms(at)
         best: tuple | None = None  # (distance, time, tier, block start, block)
         head = self._rows("SELECT time FROM process_samples WHERE source_id = ? AND time BETWEEN ? AND ?"
@@ -600,14 +602,8 @@ class Reader:
         keyed, like them, by their bytes: a window rewritten (late data, or the open one every
         minute) is simply another key.
         """
-        if source_id is None or not groups:
-            return []
-        rows = tuple(self._rows(
-            "SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
-            f" AND chunks.group_id IN ({_marks(groups)}) AND chunks.start = windows.start"
-            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
-            (*groups, source_id, low - RAW.span_ms, high)))
-        return self._checked(DECODED.get, _joined_windows, rows)
+        rows = self._window_rows(source_id, groups, low, high)
+        return self._checked(DECODED.get, _joined_windows, rows) if rows else []
 
     def _head_matrices(self, output, low, high) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         """The head's samples in [low, high) as (times, values with a row per series of `output`

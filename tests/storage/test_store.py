@@ -6,6 +6,7 @@ import pytest
 from statsserver.collectors.base import counter, gauge
 from statsserver.collectors.processes import Process
 from statsserver.storage import Reader, StoreError, Writer
+from statsserver.storage.reader import DECODED
 
 PERCENT = {"cpu": gauge("%"), "network.eth0": counter("B/s"), "disk_free": gauge("B", graph=False)}
 T0 = 1_700_000_000.0
@@ -334,7 +335,9 @@ def test_a_reader_kept_between_queries_answers_as_a_new_one_would(writer, path):
             span = shapes.choice([60, 600, 3600, 3 * 3600, 86400, 30 * 86400])
             end = T0 + 3 * 3600 + 10 - shapes.random() * 3 * 3600
             query = ("host", end - span, end, shapes.choice([1, 7, 100, 1000]), shapes.choice([None, ["cpu"]]))
-            assert _answer(kept, *query) == _answer(Reader(path), *query), query
+            from_kept = _answer(kept, *query)  # may use blocks and joined windows decoded before a commit
+            DECODED.clear()  # the fresh reader decodes everything itself
+            assert from_kept == _answer(Reader(path), *query), query
 
 
 def test_a_point_pushed_over_a_stored_one_counts_with_it_until_it_settles(writer, path):

@@ -305,20 +305,16 @@ function afterNextFrame(callback) {
 
 // ---- charts ----------------------------------------------------------------------------------
 
-// Charts in view; the others skip the synced cursor until they come into view.
-const onScreen = new WeakSet();
+// Each chart's `onScreen`: the others skip the synced cursor until they come into view.
 const chartOf = new WeakMap(); // figure → chart
 const chartsInView = new IntersectionObserver((entries) => {
   for (const entry of entries) {
     const u = chartOf.get(entry.target);
     if (!u) continue;
-    if (!entry.isIntersecting) {
-      onScreen.delete(u);
-      continue;
-    }
-    onScreen.add(u);
+    u.onScreen = entry.isIntersecting;
+    if (!u.onScreen) continue;
     // Where the cursor is on the charts that followed it (the same moment on every chart).
-    const from = state.charts.find((other) => other !== u && onScreen.has(other) && other.cursor.left >= 0);
+    const from = state.charts.find((other) => other !== u && other.onScreen && other.cursor.left >= 0);
     const left = from ? u.valToPos(from.posToVal(from.cursor.left, "x"), "x") : -10;
     u.setCursor({ left, top: from ? from.cursor.top : -10 }, false);
   }
@@ -326,7 +322,6 @@ const chartsInView = new IntersectionObserver((entries) => {
 
 const chartContext = {
   window: () => state.window,
-  onScreen: (u) => onScreen.has(u),
   pinned: () => state.view.pinned,
   spanGaps: () => !state.intervals.get(state.view.source ?? state.local),
   onCursor,

@@ -39,8 +39,8 @@ export function colorOf(colors, index) {
  * A chart for one category inside `box`, of `size` {width, height} (measured by the caller for
  * all charts at once: reading a size after each chart went in would lay the page out each time). `context` shares the
  * app's state: window() → {from, to}, pinned() → time or null, spanGaps() → whether to join
- * over empty buckets, onScreen(u) → whether the chart is in view, and the callbacks onCursor(u),
- * onSelect(from, to).
+ * over empty buckets, and the callbacks onCursor(u), onSelect(from, to). The app sets the chart's
+ * `onScreen` as it comes into and out of view.
  */
 export function createChart(box, size, store, group, context, colors) {
   const n = group.labels.length;
@@ -70,7 +70,7 @@ export function createChart(box, size, store, group, context, colors) {
       y: false, // a level line means nothing on the other charts
       // A chart out of view skips the synced cursor's moves (its line would change nothing on
       // screen, yet cost its share of each move's frame); app.js brings it over on entering view.
-      sync: { key: SYNC_KEY, filters: { sub: (type) => type !== "mousemove" || context.onScreen(chart) } },
+      sync: { key: SYNC_KEY, filters: { sub: (type) => type !== "mousemove" || chart.onScreen } },
       drag: { x: true, y: false, setScale: false },
       points: { show: false },
       // Hover moves the cursor; the plot takes no keyboard focus of its own (the figure does).

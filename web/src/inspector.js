@@ -23,14 +23,12 @@ export class Inspector {
     this.restTimer = 0;
     this.shownAt = undefined;
     // The inspector scrolls (beside the charts, or as a sheet that may be closed): its own area.
-    this.observer = typeof IntersectionObserver === "function"
-      ? new IntersectionObserver((entries) => this.seen(entries), { root })
-      : null;
+    this.observer = new IntersectionObserver((entries) => this.seen(entries), { root });
   }
 
   /** Lay out one row per series; later updates only change text. */
   build(store, colors) {
-    this.observer?.disconnect();
+    this.observer.disconnect();
     this.groups.clear();
     const sections = [];
     const groups = [...store.categories.values()].sort((a, b) => Number(b.graph) - Number(a.graph));
@@ -56,7 +54,7 @@ export class Inspector {
     // sampled as often as the buckets are wide) it would be an empty gap beside every value.
     this.root.classList.toggle("spread", [...store.categories.values()].some((group) =>
       group.min.some((column, j) => column.some((low, i) => low !== null && low !== group.max[j][i]))));
-    for (const section of sections) this.observer?.observe(section);
+    for (const section of sections) this.observer.observe(section);
     this.shownAt = undefined;
   }
 
