@@ -89,6 +89,8 @@ def check_value(field: str, value) -> float:
         return float(value)
     if isinstance(value, (int, float)):
         number = float(value)
+    elif value is None or value == "":
+        raise BadRequest(f"{field} is missing or empty", field)
     else:
         try:
             number = float(value)

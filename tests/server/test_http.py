@@ -134,7 +134,8 @@ def test_a_category_another_process_adds_is_in_the_next_answer(start_server):
     ({"projectid": " ", "category": "c", "label": "l", "value": "1"}, "projectid", "missing or empty"),
     ({"projectid": "p", "label": "l", "value": "1"}, "category", "category is missing"),
     ({"projectid": "p", "category": "c", "value": "1"}, "label", "label is missing"),
-    ({"projectid": "p", "category": "c", "label": "l"}, "value", "is not a number"),
+    ({"projectid": "p", "category": "c", "label": "l"}, "value", "value is missing or empty"),
+    ({"projectid": "p", "category": "c", "label": "l", "value": ""}, "value", "value is missing or empty"),
     ({"projectid": "p", "category": "c", "label": "l", "value": "warm"}, "value", "'warm' is not a number"),
     ({"projectid": "p", "category": "c", "label": "l", "value": "NaN"}, "value", "finite"),
     ({"projectid": "p", "category": "c", "label": "l", "value": "-Infinity"}, "value", "finite"),
@@ -159,6 +160,9 @@ def test_batch_is_all_or_nothing(start_server):
         good, {"category": "rooms", "label": "attic", "value": "hot"}]})
     assert response.status_code == 400 and response.json()["field"].startswith("points[1]")
     assert response.json()["field"] == "points[1].value"
+    response = httpx2.post(server.url + "/api/points", json={"source": "house", "points": [
+        good, {"category": "rooms", "label": "attic"}]})
+    assert response.json() == {"error": "points[1]: value is missing or empty", "field": "points[1].value"}
     infinite = b'{"source":"house","points":[{"category":"rooms","label":"hall","value":1},' \
                b'{"category":"rooms","label":"attic","value":Infinity}]}'
     response = httpx2.post(server.url + "/api/points", content=infinite, headers={"content-type": "application/json"})
