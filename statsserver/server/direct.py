@@ -2,13 +2,14 @@
 
 FastAPI's routing and parameter machinery would be most of the cost of a one-value push or of
 a range query over a few series. Such handlers take the Request alone and read it themselves,
-so this middleware hands them their requests straight away. The routes stay declared in their routers, for the OpenAPI document
-(and to answer a wrong method with 405).
+so this middleware hands them their requests straight away. The routes stay declared in their routers, for the OpenAPI document.
 """
 
 from __future__ import annotations
 
 from fastapi import Request
+
+from .errors import refusal
 
 
 def direct_routes(router, *paths: str) -> dict:
@@ -27,8 +28,14 @@ class DirectRoutes:
 
     async def __call__(self, scope, receive, send) -> None:
         route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
-        if route is None or scope["method"] not in route[0]:
+        if route is None:
             await self.app(scope, receive, send)
+            return
+        if scope["method"] not in route[0]:
+            # Answered here: on FastAPI's way the web app's files, mounted at /, would take the
+            # request and answer a GET of /api/points with 404.
+            response = refusal(405, "Method Not Allowed", headers={"allow": ", ".join(sorted(route[0]))})
+            await response(scope, receive, send)
             return
         request = Request(scope, receive)
         try:

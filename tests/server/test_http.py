@@ -76,6 +76,16 @@ def test_the_original_example_url_verbatim_and_its_post_form(start_server):
         assert catalog["Temperature", "Kitchen"]["graph"] is False
 
 
+def test_a_wrong_method_on_a_push_route_is_a_405_naming_the_allowed_ones(start_server):
+    server = start_server(command="serve")
+    for method, path, allowed in [("GET", "/api/points", "POST"), ("GET", "/api/v2/write", "POST"),
+                                  ("GET", "/write", "POST"), ("PUT", "/add_data_point", "GET, POST"),
+                                  ("POST", "/api/data", "GET")]:
+        response = httpx2.request(method, server.url + path, params={"token": server.token})
+        assert response.status_code == 405, (method, path)
+        assert response.headers["allow"] == allowed and response.json() == {"error": "Method Not Allowed"}
+
+
 def test_given_time_and_category_metadata(start_server):
     server = start_server(command="serve")
     response = httpx2.get(server.url + "/add_data_point", params={
