@@ -154,10 +154,13 @@ class AccessControl:
             # the cookie and is replaced by one without it, so it stays out of history.
             query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
             if any(key == "token" for key, _ in query) and scope["method"] in ("GET", "HEAD"):
-                rest = urlencode([(k, v) for k, v in query if k != "token"])
+                valid = self.valid(presented)
+                # A wrong token (a stale or mistyped link) lands on the sign-in page saying so.
+                rest = urlencode([(k, v) for k, v in query if k not in ("token", "signin")]
+                                 + ([] if valid else [("signin", "failed")]))
                 headers = [(b"location", (path + (f"?{rest}" if rest else "")).encode()),
                            (b"cache-control", b"no-store")]
-                if self.valid(presented):
+                if valid:
                     headers.append(cookie_header(self.token, self.secure))
                 await _respond(send_with_headers, 303, None, headers)
                 return

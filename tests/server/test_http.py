@@ -289,8 +289,9 @@ def test_token_file_cookie_and_security_headers(start_server):
     assert response.status_code == 303 and response.headers["location"] == "/?range=1h"
     cookie = response.headers["set-cookie"]
     assert f"statsserver_token={server.token}" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    wrong = httpx2.get(server.url + "/?token=nope")
+    wrong = httpx2.get(server.url + "/?token=nope&range=6h")
     assert wrong.status_code == 303 and "set-cookie" not in wrong.headers
+    assert wrong.headers["location"] == "/?range=6h&signin=failed"  # the sign-in page says so
     for path in ("/", "/api/health", "/api/sources"):
         headers = httpx2.get(server.url + path).headers
         assert "script-src 'self'" in headers["content-security-policy"]

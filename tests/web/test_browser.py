@@ -573,8 +573,14 @@ def test_keyboard_moves_the_cursor_zooms_and_pins(open_page):
 
 def test_without_a_token_the_app_asks_to_sign_in(open_page, web_server):
     app = open_page(viewport={"width": 390, "height": 844})
-    app.page.goto(f"{web_server.url}/?source={SOURCE}")
+    # A link with a wrong token: the sign-in page says it was not accepted, the view is kept.
+    app.page.goto(f"{web_server.url}/?token=stale&source={SOURCE}")
     app.wait("() => !document.querySelector('#signin').hidden")
+    assert app.js("() => !document.querySelector('#signin-error').hidden")
+    assert app.js("() => location.search") == f"?source={SOURCE}"
+    app.page.reload()
+    app.wait("() => !document.querySelector('#signin').hidden")
+    assert app.js("() => document.querySelector('#signin-error').hidden")
     app.page.fill("#token", "wrong")
     app.page.click("#signin button[type=submit]")
     app.wait("() => !document.querySelector('#signin-error').hidden")

@@ -651,7 +651,10 @@ $("#signin-form").addEventListener("submit", async (event) => {
 });
 if (new URLSearchParams(location.search).get("signin") === "failed") {
   $("#signin-error").hidden = false;
-  history.replaceState(null, "", location.pathname);
+  // The rest of the address (a shared view's range and moment) is kept for after signing in.
+  const rest = new URLSearchParams(location.search);
+  rest.delete("signin");
+  history.replaceState(null, "", rest.size ? `?${rest}` : location.pathname);
 }
 
 ui.range.addEventListener("change", () => {
