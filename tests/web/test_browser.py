@@ -235,10 +235,20 @@ def test_mouse_wheel_select_and_lower_half_drag_zoom_and_pan_and_double_click_re
     panned = app.js(SHOWN_WINDOW)
     assert selected[0] - panned[0] == pytest.approx(0.3 * (selected[1] - selected[0]), rel=0.1)
     assert panned[1] - panned[0] == pytest.approx(selected[1] - selected[0], rel=0.01)
-    # Double-click: back to the hour ending now
+    # Double-click: back to the hour ending now, with no moment pinned by its clicks, in one step
+    # of history
+    assert "t" not in query_of(app.page.url)
+    steps = app.js("() => history.length")
     mouse.dblclick(left + width / 2, top + height / 4)
     app.wait("() => !new URLSearchParams(location.search).has('from')")
     app.wait(f"() => Math.abs(({SHOWN_WINDOW})()[1] - ({SHOWN_WINDOW})()[0] - 3600) < 2")
+    app.page.wait_for_timeout(300)
+    assert "t" not in query_of(app.page.url)
+    assert app.js("() => document.querySelector('#inspector').dataset.mode") != "pinned"
+    assert app.js("() => history.length") == steps + 1
+    app.page.go_back()
+    app.wait("() => new URLSearchParams(location.search).has('from')")
+    assert "t" not in query_of(app.page.url)
     assert app.errors == []
 
 

@@ -113,17 +113,22 @@ function commitWindow(win) {
   navigate({ ...state.view, range: "custom", from: clamped.from, to: clamped.to });
 }
 
-function resetWindow() {
-  navigate({ ...state.view, range: state.preset, from: null, to: null });
+/** Back to the preset; `pinned` (the pin before a double-click's first click) undoes that
+ * click's pin, in place of its step in history. */
+function resetWindow(pinned) {
+  const undo = pinned !== undefined;
+  navigate({ ...state.view, range: state.preset, from: null, to: null, ...(undo ? { pinned } : {}) }, { replace: undo });
 }
 
 // ---- the address bar -------------------------------------------------------------------------
 
-function navigate(view, { push = true, reload = true } = {}) {
+function navigate(view, { push = true, reload = true, replace = false } = {}) {
   state.view = view;
   if (view.range !== "custom") state.preset = view.range;
   // Compared with the address, not the state: a gesture's preview has changed the state already.
-  if (push && printView(view) !== location.search) history.pushState(null, "", printView(view) || location.pathname);
+  if (push && printView(view) !== location.search) {
+    history[replace ? "replaceState" : "pushState"](null, "", printView(view) || location.pathname);
+  }
   syncControls();
   if (reload) load();
 }
@@ -333,6 +338,7 @@ const gestureContext = {
   latest: latestAllowed,
   preview: previewWindow,
   commit: commitWindow,
+  pinned: () => state.view.pinned,
   pin,
   reset: resetWindow,
 };

@@ -8,7 +8,8 @@ const TAP_MS = 350;
 
 /**
  * context: window() → {from, to}; latest() → the newest time one may pan to;
- * preview(win) while a gesture runs; commit(win) when it ends; pin(t); reset().
+ * preview(win) while a gesture runs; commit(win) when it ends; pinned() → time or null; pin(t);
+ * reset(pinned), which also puts the pin back where it was if `pinned` is given.
  */
 export function attachGestures(u, context) {
   const over = u.over;
@@ -97,10 +98,14 @@ export function attachGestures(u, context) {
   // Mouse: drag in the lower half, or with Shift anywhere, pans. Taken before uPlot sees it,
   // so uPlot's drag-select (zoom) has the upper half.
   let press = null;
+  // What was pinned before a click pinned a moment: a double-click's first click pins, and its
+  // reset puts the pin back as it was.
+  let pinnedBefore;
   u.root.addEventListener("mousedown", (event) => {
     if (event.button !== 0 || !over.contains(event.target)) return;
     const p = local(event);
     press = { x: p.x, y: p.y };
+    if (event.detail === 1) pinnedBefore = undefined;
     if (!(event.shiftKey || zoneAt(p.y, p.height) === "pan")) return;
     event.stopPropagation();
     event.preventDefault();
@@ -128,14 +133,15 @@ export function attachGestures(u, context) {
 
   // A click that did not drag pins the moment under it.
   over.addEventListener("click", (event) => {
-    if (event.pointerType === "touch" || !press) return;
+    if (event.pointerType === "touch" || !press || event.detail > 1) return;
     const p = local(event);
     if (Math.hypot(p.x - press.x, p.y - press.y) > 4) return;
+    pinnedBefore = context.pinned();
     context.pin(timeAt(context.window(), p.x, p.width));
   });
 
   over.addEventListener("dblclick", (event) => {
     event.preventDefault();
-    context.reset();
+    context.reset(pinnedBefore);
   });
 }
