@@ -684,3 +684,36 @@ def test_screenshots_and_no_horizontal_scrolling(open_page, device, scheme):
         app.page.wait_for_timeout(200)
         app.page.screenshot(path=str(SCREENSHOTS / f"{device}-{scheme}-inspector.png"))
     assert app.errors == []
+
+
+# Pixels unlike the chart's background in the rightmost two columns of its time axis: a label
+# there runs off the chart and is cut.
+CUT_AXIS_LABELS = """() => [...document.querySelectorAll('figure.chart')].map((figure) => {
+  """ + SHOWN_CANVAS + """
+  const canvas = new OffscreenCanvas(drawn.width, drawn.height);
+  canvas.getContext('2d').drawImage(shown, 0, 0, drawn.width, drawn.height);
+  const [r, g, b] = getComputedStyle(figure).backgroundColor.match(/\\d+/g).map(Number);
+  const axis = Math.round(28 * devicePixelRatio);
+  const { data } = canvas.getContext('2d').getImageData(canvas.width - 2, canvas.height - axis, 2, axis);
+  let cut = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 0 && Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) > 90) cut += 1;
+  }
+  return { category: figure.dataset.category, cut };
+})"""
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_time_label_at_the_charts_right_edge_is_never_cut(open_page, device):
+    options = ({"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+               if device == "phone" else {"viewport": {"width": 1440, "height": 900}})
+    app = open_page(**options)
+    app.sign_in()
+    # A window ending on the hour: its last tick, and its label's middle, are on the right edge.
+    end = int(time.time() // 3600 * 3600)
+    app.open(f"?source={SOURCE}&from={end - 3600}&to={end}")
+    app.wait(PICTURES_SHOWN)
+    for chart in app.js(CUT_AXIS_LABELS):
+        assert chart["cut"] == 0, chart
+    assert app.errors == []
+

@@ -81,7 +81,7 @@ export function createChart(box, size, store, group, context, colors) {
       y: { range: (u, low, high) => yRange(low, high, unit) },
     },
     axes: [
-      { ...axis, space: 70, size: 28, values: (u, splits, axisIndex, space, increment) => splits.map((t) => formatAxisTime(t, increment)) },
+      { ...axis, space: 70, size: 28, values: (u, splits, axisIndex, space, increment) => timeLabels(u, splits, increment) },
       { ...axis, size: axisWidth, values: (u, splits) => splits.map((v) => formatTick(v, unit)),
         ...(unit === "B" || unit === "B/s" ? { incrs: BINARY_INCREMENTS } : {}) },
     ],
@@ -187,10 +187,24 @@ function drawBands(u, n, spanGaps, colors) {
   ctx.restore();
 }
 
+// About the width of one character of an axis label (11 px), a little generous.
+const LABEL_CHAR_PIXELS = 6.6;
+
 // Wide enough for the longest tick label, so "48.1 MiB/s" is never cut.
 function axisWidth(u, values) {
   const longest = (values || []).reduce((n, v) => Math.max(n, String(v ?? "").length), 0);
-  return Math.max(40, Math.ceil(longest * 6.6) + 18);
+  return Math.max(40, Math.ceil(longest * LABEL_CHAR_PIXELS) + 18);
+}
+
+// A time label is centred on its tick; one on a tick at the right edge (a window ending on a
+// round time, as most do now and then) would run off the chart and be cut: it is left out, its
+// tick and grid line stay.
+function timeLabels(u, splits, increment) {
+  const room = u.width - u.bbox.left / uPlot.pxRatio; // from the plot's left to the chart's right edge
+  return splits.map((t) => {
+    const label = formatAxisTime(t, increment);
+    return u.valToPos(t, "x") + (label.length * LABEL_CHAR_PIXELS) / 2 > room ? "" : label;
+  });
 }
 
 function yRange(low, high, unit) {
