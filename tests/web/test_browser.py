@@ -717,3 +717,21 @@ def test_a_time_label_at_the_charts_right_edge_is_never_cut(open_page, device):
         assert chart["cut"] == 0, chart
     assert app.errors == []
 
+
+def test_a_window_in_the_past_gains_no_live_samples_but_the_value_cards_do(open_page, web_server):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    now = time.time()
+    app.open(f"?source={SOURCE}&from={now - 3 * 3600:.0f}&to={now - 2 * 3600:.0f}")  # before the seeded hour
+    assert app.js("() => document.querySelector('#live').checked")
+    app.wait("() => document.querySelector('figure.chart[data-category=cpu]').classList.contains('empty')")
+    with web_server.client() as client:
+        client.post("/api/points", json={"source": SOURCE, "points": [
+            {"category": "cpu", "label": "total", "value": 12, "unit": "%", "time": time.time()},
+            {"category": "disk_free", "label": "/home", "value": 7 * 2**30, "unit": "B", "graph": False,
+             "time": time.time()}]})
+    app.wait("() => document.querySelector('#cards').textContent.includes('7.00 GiB')")  # what is true now
+    app.page.wait_for_timeout(500)
+    # The chart still says it has nothing in its hour: the sample is not in it, nor kept for it
+    assert app.js("() => document.querySelector('figure.chart[data-category=cpu]').classList.contains('empty')")
+    assert app.errors == []

@@ -592,6 +592,13 @@ function startLive() {
         (state.latest[category] ??= {})[label] = { time: sample.time, value };
       }
     }
+    // A window that ends before the sample never shows it: appended, it would only grow the
+    // store by a bucket a sample for as long as the page is open (and make an empty window look
+    // full). The value cards show it, as what is true now.
+    if (!follows() && sample.time > state.window.to) {
+      renderCards();
+      return;
+    }
     const result = appendSample(state.store, sample);
     if (result === "unknown") load(); // a new category or label: fetch the new shape
     else if (result !== "old") queueRedraw();
