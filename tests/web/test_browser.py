@@ -735,3 +735,14 @@ def test_a_window_in_the_past_gains_no_live_samples_but_the_value_cards_do(open_
     # The chart still says it has nothing in its hour: the sample is not in it, nor kept for it
     assert app.js("() => document.querySelector('figure.chart[data-category=cpu]').classList.contains('empty')")
     assert app.errors == []
+
+
+def test_the_inspector_of_an_empty_window_shows_a_dash_clear_of_its_mode(open_page):
+    app = open_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    app.sign_in()
+    now = time.time()
+    app.open(f"?source={SOURCE}&from={now - 3 * 3600:.0f}&to={now - 2 * 3600:.0f}")  # before the seeded hour
+    assert app.js("() => document.querySelector('[data-moment-time]').textContent") == "–"
+    shown, mode = app.js("() => ['[data-moment-time]', '[data-moment-mode]'].map((s) => {"
+                         " const r = document.querySelector(s).getBoundingClientRect(); return [r.left, r.right]; })")
+    assert shown[1] - shown[0] > 4 and shown[1] <= mode[0], (shown, mode)

@@ -65,7 +65,10 @@ export class Inspector {
   show(t, values, mode) {
     const time = t === null ? "–" : formatTime(t);
     // Sized by its length (the box contains its layout), so that a new time lays out nothing else.
-    if (time.length !== this.time.textContent.length) this.time.style.width = `${time.length}ch`;
+    // Compared with the width set, not the text: the page's "–" has none, and a box of size
+    // containment without one is 0 wide.
+    const width = `${time.length}ch`;
+    if (this.time.style.width !== width) this.time.style.width = width;
     setText(this.time, time);
     if (t !== null) this.time.setAttribute("datetime", new Date(t * 1000).toISOString());
     setText(this.mode, { cursor: "at the cursor", pinned: "pinned", latest: "latest" }[mode] || "");
