@@ -198,6 +198,18 @@ def test_one_finger_in_the_lower_half_pans(phone):
     assert phone.errors == []
 
 
+def test_on_a_phone_the_header_scrolls_away_with_the_from_to_a_pan_shows(phone):
+    left, top, width, height = plot_box(phone)
+    y = top + height * 0.75
+    swipe(phone, phone.cdp, [(left + width * 0.3, y)], [(left + width * 0.6, y)])
+    phone.wait("() => new URLSearchParams(location.search).has('from')")
+    assert phone.js("() => !document.querySelector('#custom').hidden")  # the window shown, from–to
+    phone.js("() => window.scrollTo(0, 1000)")
+    phone.page.wait_for_timeout(100)
+    # Scrolled down, the screen is the charts' (and the inspector's sheet at the bottom)
+    assert phone.js("() => document.querySelector('.bar').getBoundingClientRect().bottom") <= 0
+
+
 def test_a_live_sample_never_yanks_a_window_in_the_past(phone, web_server):
     left, top, width, height = plot_box(phone)
     y = top + height * 0.75
