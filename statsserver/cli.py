@@ -32,12 +32,19 @@ def _add_setting_flags(parser: argparse.ArgumentParser, keys: list[str]) -> None
                             metavar=key.upper(), help=f"{setting.help} ([{setting.section}] {key})")
 
 
+# Every setting by name in --help: only some have flags of their own, and the others should
+# not have to be looked up elsewhere to be found.
+SETTINGS_EPILOG = ("Settings come from, highest first: flags, --set, STATSSERVER_<SECTION>_<KEY>, the "
+                   "settings file, defaults. Every setting: "
+                   + ", ".join(setting.name for setting in settings.SETTINGS)
+                   + ". `statsserver settings` shows each one's value and what it does.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="statsserver",
         description="Samples this machine's resources into SQLite and serves their history.",
-        epilog="Settings come from, highest first: flags, STATSSERVER_<SECTION>_<KEY>, the settings "
-               "file, defaults. `statsserver settings` lists them all.")
+        epilog=SETTINGS_EPILOG)
     parser.add_argument("--version", action="version", version=f"statsserver {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH",
@@ -48,13 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", parents=[common], help="collect and serve in one process")
+    run = commands.add_parser("run", parents=[common], help="collect and serve in one process", epilog=SETTINGS_EPILOG)
     _add_setting_flags(run, FLAGS["run"])
-    collect = commands.add_parser("collect", parents=[common], help="sample into the database (the generator)")
+    collect = commands.add_parser("collect", parents=[common], help="sample into the database (the generator)",
+                                  epilog=SETTINGS_EPILOG)
     _add_setting_flags(collect, FLAGS["collect"])
     collect.add_argument("--once", action="store_true",
                          help="print one sample as JSON and store nothing: what this machine offers")
-    serve = commands.add_parser("serve", parents=[common], help="serve the API and web app")
+    serve = commands.add_parser("serve", parents=[common], help="serve the API and web app", epilog=SETTINGS_EPILOG)
     _add_setting_flags(serve, FLAGS["serve"])
     listing = commands.add_parser("settings", parents=[common], help="list every setting, its value and origin")
     output = listing.add_mutually_exclusive_group()

@@ -34,6 +34,17 @@ def test_version():
     assert result.returncode == 0 and result.stdout.strip() == f"statsserver {__version__}"
 
 
+@pytest.mark.parametrize("command", [[], ["run"], ["collect"], ["serve"]])
+def test_help_names_every_setting(command):
+    from statsserver.config import SETTINGS
+
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # as the help wraps it
+    missing = [setting.name for setting in SETTINGS if setting.name not in text]
+    assert not missing, missing
+
+
 def test_collect_once_prints_every_category_as_json(tmp_path):
     result = run("collect", "--once", "--directory", str(tmp_path))
     assert result.returncode == 0, result.stderr
