@@ -603,6 +603,14 @@ def test_without_a_token_the_app_asks_to_sign_in(open_page, web_server):
     app.page.reload()
     app.wait("() => !document.querySelector('#signin').hidden")
     assert app.js("() => document.querySelector('#signin-error').hidden")
+    # On the phone: the token's label in sight, the form clear of the screen's edges, and no
+    # header controls (an empty source list, a refresh) that mean nothing before signing in
+    label = app.js("() => { const r = document.querySelector('#signin .field > span').getBoundingClientRect();"
+                   " return [r.width, r.height]; }")
+    assert label[0] > 20 and label[1] > 10, label
+    box = app.js("() => { const r = document.querySelector('#signin').getBoundingClientRect(); return [r.left, r.right]; }")
+    assert box[0] >= 4 and box[1] <= 390 - 4, box
+    assert app.js("() => document.querySelector('.controls').getBoundingClientRect().height") == 0
     app.page.fill("#token", "wrong")
     app.page.click("#signin button[type=submit]")
     app.wait("() => !document.querySelector('#signin-error').hidden")

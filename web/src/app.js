@@ -57,6 +57,7 @@ const ui = {
   charts: $("#charts"),
   cards: $("#cards"),
   signin: $("#signin"),
+  controls: $(".controls"),
   unpin: $("#unpin"),
   toggle: $("#inspector-toggle"),
 };
@@ -634,6 +635,7 @@ async function start() {
   state.sourcesReady.catch(() => {}); // load() reports the failure
   ui.signin.hidden = true;
   ui.app.hidden = false;
+  ui.controls.hidden = false;
   await load();
 }
 
@@ -641,6 +643,8 @@ function showSignIn() {
   state.stopLive?.();
   state.stopLive = null;
   ui.app.hidden = true;
+  // Nothing to choose or refresh before signing in (the source list is empty then).
+  ui.controls.hidden = true;
   ui.signin.hidden = false;
   showStatus("");
   $("#token").focus();
