@@ -500,6 +500,19 @@ def test_a_narrower_window_redraws_every_picture_at_its_new_size(open_page):
     assert app.errors == []
 
 
+def test_wider_charts_ask_for_as_many_points_as_they_now_have_pixels(open_page):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open("?source=bench&range=24h")
+    asked = int(query_of(app.data_requests()[-1])["points"])
+    app.page.set_viewport_size({"width": 800, "height": 900})  # one column: each chart wider by half
+    app.wait("() => performance.getEntriesByName('data-received').length > 1")
+    points = int(query_of(app.data_requests()[-1])["points"])
+    width = app.js("() => document.querySelector('figure.chart canvas').getBoundingClientRect().width")
+    assert points > asked * 1.5 and width * 0.7 < points <= width * 1.1, (asked, points, width)
+    assert app.errors == []
+
+
 def test_live_samples_move_a_window_that_ends_now(open_page):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()

@@ -32,6 +32,8 @@ const state = {
   processRequest: null,
   momentTimer: 0,
   retryTimer: 0,
+  resizeTimer: 0,
+  points: 0, // how many the last load asked for
   redrawQueued: false,
   firstDraw: true,
   lastInput: 0,
@@ -180,6 +182,7 @@ async function load() {
   const win = clampWindow(windowOf(state.view, now()));
   state.window = win;
   const points = pointsFor(plotWidth(), devicePixelRatio);
+  state.points = points;
   const source = state.view.source;
   ui.app.setAttribute("aria-busy", "true");
   try {
@@ -728,6 +731,12 @@ new ResizeObserver(() => {
     const box = u.root.parentElement;
     u.setSize({ width: box.clientWidth, height: box.clientHeight });
   }
+  // Wider charts (a window made larger, a phone turned) show more points than were asked for:
+  // asked again, once the resizing rests.
+  clearTimeout(state.resizeTimer);
+  state.resizeTimer = setTimeout(() => {
+    if (state.charts.length && pointsFor(plotWidth(), devicePixelRatio) > state.points * 1.25) load();
+  }, 300);
 }).observe(ui.charts);
 
 matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
