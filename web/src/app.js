@@ -581,6 +581,15 @@ ui.charts.addEventListener("focusout", (event) => {
   }
 });
 
+// A finger leaves the cursor where it lifted, to be read in the inspector (which it may open);
+// a touch anywhere else hides it, as the mouse leaving does. Else nothing on a phone would bring
+// the inspector back to the pinned moment or the newest values.
+document.addEventListener("pointerdown", (event) => {
+  if (event.pointerType !== "touch" || state.cursorT === null) return;
+  if (event.target.closest?.(".u-over, #inspector")) return;
+  for (const u of state.charts) u.setCursor({ left: -10, top: -10 });
+}, { capture: true, passive: true });
+
 // ---- live samples ----------------------------------------------------------------------------
 
 function startLive() {
