@@ -712,6 +712,8 @@ def test_screenshots_and_no_horizontal_scrolling(open_page, device, scheme):
     assert app.js("() => document.documentElement.scrollWidth <= window.innerWidth")
     columns = app.js("() => getComputedStyle(document.querySelector('#charts')).gridTemplateColumns.split(' ').length")
     assert columns == (1 if device == "phone" else 2)
+    cards = app.js("() => getComputedStyle(document.querySelector('#cards')).gridTemplateColumns.split(' ').length")
+    assert cards >= 2  # value cards are compact, two to a row on a phone
     background = app.js("() => getComputedStyle(document.body).backgroundColor")
     assert (background == "rgb(17, 20, 24)") == (scheme == "dark")
     checked = app.js(CONTRAST)
