@@ -13,8 +13,14 @@ from .errors import refusal
 
 
 def direct_routes(router, *paths: str) -> dict:
-    """{path: (methods, handler)} of a router's routes at `paths`."""
-    return {route.path: (route.methods, route.endpoint) for route in router.routes if route.path in paths}
+    """{path: (methods, handler)} of a router's routes at `paths`; a path's routes (one per
+    method) share their handler."""
+    routes: dict = {}
+    for route in router.routes:
+        if route.path in paths:
+            methods = routes[route.path][0] if route.path in routes else set()
+            routes[route.path] = (methods | route.methods, route.endpoint)
+    return routes
 
 
 class DirectRoutes:

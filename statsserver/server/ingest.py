@@ -255,8 +255,9 @@ def _parameters(*specs: tuple[str, str, bool]) -> dict:
 
 # --- the original interface ----------------------------------------------------------------
 
-@router.api_route(
-    "/add_data_point", methods=["GET", "POST"],
+# One route per method, each with its own operationId in the OpenAPI document (a route of two
+# methods has one, twice: a document that client generators refuse).
+ADD_DATA_POINT = dict(
     summary="Add one value (the original interface)",
     description="`projectid` names the source, `category` and `label` the series. The time is when "
                 "the server received it unless `time` (Unix seconds) is given. `nograph` marks the "
@@ -270,6 +271,10 @@ def _parameters(*specs: tuple[str, str, bool]) -> dict:
         ("unit", "e.g. %, B, °C", False),
         ("nograph", "Present (or 1/true): shown as values, not charted", False)),
 )
+
+
+@router.get("/add_data_point", **ADD_DATA_POINT)
+@router.post("/add_data_point", **ADD_DATA_POINT)
 async def add_data_point(request: Request) -> Response:
     fields = dict(request.query_params)
     if request.method == "POST":
@@ -484,4 +489,4 @@ async def influx_v1_write(request: Request) -> Response:
 
 # The push routes; their handlers read their requests themselves and are handed them straight
 # (server/direct.py), past FastAPI's routing: it would be most of the cost of a one-value push.
-INGEST_PATHS = tuple(route.path for route in router.routes)
+INGEST_PATHS = tuple(dict.fromkeys(route.path for route in router.routes))

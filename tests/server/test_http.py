@@ -40,6 +40,9 @@ def test_every_read_route_and_the_openapi_document(start_server):
         assert "cpu" in moment["values"] and moment["processes"]
         openapi = client.get("/api/openapi.json").json()
     paths = set(openapi["paths"])
+    operations = [operation["operationId"] for methods in openapi["paths"].values() for operation in methods.values()]
+    assert len(operations) == len(set(operations)), operations  # unique, as OpenAPI requires
+    assert set(openapi["paths"]["/add_data_point"]) == {"get", "post"}
     assert {"/api/health", "/api/sources", "/api/series", "/api/data", "/api/moment", "/api/latest",
             "/api/live", "/add_data_point", "/api/points", "/api/v2/write", "/write", "/api/login",
             "/api/logout"} <= paths
