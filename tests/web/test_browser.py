@@ -273,6 +273,23 @@ def test_mouse_wheel_select_and_lower_half_drag_zoom_and_pan_and_double_click_re
     assert app.errors == []
 
 
+def test_back_and_forward_between_sources_show_the_source_charted(open_page, web_server):
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open("")  # this machine, the default
+    local = app.js("() => document.querySelector('#source').value")
+    assert local != SOURCE
+    pushed = "() => !!document.querySelector('figure.chart[data-category=garden]')"  # the seeded source's
+    app.page.select_option("#source", SOURCE)
+    app.wait(pushed)
+    app.page.go_back()
+    app.wait(f"() => !({pushed})()")
+    app.wait(f"() => document.querySelector('#source').value === {local!r}")
+    app.page.go_forward()
+    app.wait(f"() => document.querySelector('#source').value === {SOURCE!r}")
+    assert app.errors == []
+
+
 def test_the_catalog_is_preloaded_by_the_page_and_asked_for_once(open_page):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()

@@ -152,7 +152,9 @@ function syncControls() {
   if (state.view.range === "custom") fillCustom(state.view);
   ui.live.checked = state.live;
   ui.unpin.hidden = state.view.pinned === null;
-  if (state.view.source && ui.source.value !== state.view.source) ui.source.value = state.view.source;
+  // An address without a source (back to it from another) shows the default source again.
+  const source = state.view.source ?? state.local;
+  if (source && ui.source.value !== source) ui.source.value = source;
 }
 
 function fillCustom(win) {
