@@ -463,7 +463,7 @@ function renderInspector() {
   const store = state.store;
   if (!store) return;
   if (state.cursorT === null && state.view.pinned === null) {
-    const latest = latestValues(store);
+    const latest = latestValues(store, state.window.to);
     inspector.show(latest.time, latest.values, "latest");
     if (latest.time !== null) scheduleMoment(latest.time, "latest");
     return;

@@ -113,8 +113,12 @@ export function valuesAt(store, i) {
   return result;
 }
 
-/** Each series' newest value in the store, and the newest time of any: what "latest" shows. */
-export function latestValues(store) {
+/**
+ * Each series' newest value in the store, and the newest time of any: what "latest" shows. The
+ * time is at most `until` (the window's end): the newest bucket's centre may lie after it, hours
+ * after now on a year's chart, and "latest" would then read as a time yet to come.
+ */
+export function latestValues(store, until = Infinity) {
   const values = {};
   let newest = -1;
   for (const group of store.categories.values()) {
@@ -127,7 +131,7 @@ export function latestValues(store) {
     });
     values[group.category] = labels;
   }
-  return { time: newest < 0 ? null : store.times[newest], values };
+  return { time: newest < 0 ? null : Math.min(store.times[newest], until), values };
 }
 
 /**

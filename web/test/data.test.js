@@ -84,6 +84,15 @@ test("latest: each series' newest value, whenever it came", () => {
   assert.equal(latest.values.disk_free["/"].avg, 9);
 });
 
+test("latest is never after the window's end, though the newest bucket's centre may be", () => {
+  // A year's chart in 8-hour buckets: the bucket holding now is centred hours ahead of it.
+  const store = fromResponse(response()); // the last bucket, 30–40, is centred at 35
+  assert.equal(latestValues(store, 32).time, 32);
+  assert.equal(latestValues(store, 32).values.cpu.total.avg, 5);
+  assert.equal(latestValues(store, 50).time, 35);
+  assert.equal(latestValues(store).time, 35);
+});
+
 test("a second answer for the same window merges onto one time grid", () => {
   const store = fromResponse(response());
   const second = {
