@@ -22,7 +22,7 @@ _FALSE = {"f", "F", "false", "False", "FALSE"}
 
 class LineError(ValueError):
     def __init__(self, line: int, reason: str) -> None:
-        super().__init__(f"line {line}: {reason}")
+        super().__init__(f"line {line}: {reason}" if line else reason)  # line 0: not about a line
         self.line = line
         self.reason = reason
 

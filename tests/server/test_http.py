@@ -240,6 +240,10 @@ def test_a_bad_line_rejects_the_whole_body(start_server):
     server = start_server(command="serve")
     response = httpx2.post(server.url + "/api/v2/write", content="m,host=a v=1\nm,host=a v=oops\n")
     assert response.status_code == 400 and "line 2" in response.json()["error"]
+    # A bad parameter is no line's fault
+    response = httpx2.post(server.url + "/write", params={"precision": "weeks"}, content="m,host=a v=1\n")
+    assert response.status_code == 400 and response.json()["field"] == "precision"
+    assert response.json()["error"].startswith("precision 'weeks' is not one of")
     with server.client() as client:
         assert client.get("/api/sources").json()["sources"] == []
 
