@@ -596,6 +596,31 @@ def test_markup_in_every_name_a_pusher_sends_is_text(open_page, start_server):
     assert app.errors == []
 
 
+def test_names_as_long_as_a_push_allows_wrap_on_a_phone(open_page, start_server):
+    """200 characters without a space, in a chart's, a card's and a label's name: the page keeps
+    to the phone's width, and the inspector's sheet to its bottom."""
+    server = start_server(command="serve")
+    long = "Averyverylongnamewithoutanyspaces" * 6
+    with server.client() as client:
+        stored = client.post("/api/points", json={"source": "long", "points": [
+            *({"category": long[:200], "label": long[:200], "unit": "kWh", "value": 1 + i % 5,
+               "time": time.time() - 600 + i * 10} for i in range(60)),
+            {"category": "card" + long[:196], "label": long[:200], "value": 12345.6, "graph": False}]})
+        assert stored.status_code == 200, stored.text
+    app = open_page(server, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    app.sign_in()
+    app.open("?source=long")
+    assert app.js("() => document.documentElement.scrollWidth") <= 390
+    sheet = app.js("() => { const r = document.querySelector('#inspector').getBoundingClientRect();"
+                   " return [r.left, r.right, r.bottom]; }")
+    assert sheet == [0, 390, 844], sheet
+    app.page.click("#inspector-toggle")
+    app.wait("() => document.querySelector('#inspector').classList.contains('open')")
+    assert app.js("() => document.documentElement.scrollWidth") <= 390
+    assert app.js("() => document.querySelector('#inspector').scrollWidth") <= 390
+    assert app.errors == []
+
+
 def test_keyboard_moves_the_cursor_zooms_and_pins(open_page):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()
