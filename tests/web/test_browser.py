@@ -607,6 +607,9 @@ def test_names_as_long_as_a_push_allows_wrap_on_a_phone(open_page, start_server)
                "time": time.time() - 600 + i * 10} for i in range(60)),
             {"category": "card" + long[:196], "label": long[:200], "value": 12345.6, "graph": False}]})
         assert stored.status_code == 200, stored.text
+        # and a source's, in the picker
+        assert client.post("/api/points", json={"source": long[:200], "points": [
+            {"category": "c", "label": "l", "value": 1}]}).status_code == 200
     app = open_page(server, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     app.sign_in()
     app.open("?source=long")
