@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
+import httpx2
 import pytest
 
 from .conftest import CATEGORIES, SCREENSHOTS, SOURCE, XSS_CATEGORY, XSS_LABEL, XSS_SOURCE, XSS_UNIT
@@ -621,6 +622,20 @@ def test_names_as_long_as_a_push_allows_wrap_on_a_phone(open_page, start_server)
     app.wait("() => document.querySelector('#inspector').classList.contains('open')")
     assert app.js("() => document.documentElement.scrollWidth") <= 390
     assert app.js("() => document.querySelector('#inspector').scrollWidth") <= 390
+    assert app.errors == []
+
+
+def test_a_series_with_one_value_shows_it(open_page, start_server):
+    """A program's first push: one value, which a line (two values at least) would not show."""
+    server = start_server(command="serve")
+    assert httpx2.get(server.url + "/add_data_point?projectid=new&category=garden&label=moisture&value=41.5"
+                      f"&time={time.time() - 600:.0f}").status_code == 200
+    app = open_page(server, viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open("?source=new")
+    app.wait(PICTURES_SHOWN)
+    (chart,) = app.js(COLOURED_PIXELS)
+    assert chart["right"] > 10, chart  # ten minutes ago, in the right half of the hour
     assert app.errors == []
 
 

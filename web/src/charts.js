@@ -50,7 +50,8 @@ export function createChart(box, size, store, group, context, colors) {
   const spanGaps = context.spanGaps();
   const series = [{}];
   group.labels.forEach((label, i) => {
-    series.push({ label, stroke: colorOf(colors, i), width: 1.5, points: { show: false }, spanGaps,
+    const color = colorOf(colors, i);
+    series.push({ label, stroke: color, width: 1.5, points: { show: lone, size: 6, fill: color, stroke: color }, spanGaps,
                   value: (u, v) => formatValue(v, unit) });
   });
   // The min and max are not lines: drawBands fills between them. Kept as series so that the
@@ -189,6 +190,16 @@ function drawBands(u, n, spanGaps, colors) {
 
 // About the width of one character of an axis label (11 px), a little generous.
 const LABEL_CHAR_PIXELS = 6.6;
+
+// A line needs two values: a series with one in view (a program's first push, a label pushed
+// once) would show nothing at all. A lone value is drawn as a dot; the count stops at two, so a
+// dense series costs two steps.
+function lone(u, i, i0, i1) {
+  const column = u.data[i];
+  let seen = 0;
+  for (let j = i0; j <= i1 && seen < 2; j += 1) if (column[j] !== null && column[j] !== undefined) seen += 1;
+  return seen === 1;
+}
 
 // Wide enough for the longest tick label, so "48.1 MiB/s" is never cut.
 function axisWidth(u, values) {
