@@ -21,15 +21,17 @@ Readings = dict[str, dict[str, float]]
 
 @dataclass(frozen=True)
 class Metric:
-    unit: str = ""  # "%", "B", "B/s", "°C", "Hz", "RPM", "s", "/s" or "" for a count
+    # "%", "B", "B/s", "°C", "Hz", "RPM", "s", "/s" or "" for a count; None (pushed data that
+    # names none) keeps what the category has
+    unit: str | None = ""
     kind: str = GAUGE
-    graph: bool = True  # False: shown as values (free disk space), not drawn as a chart
+    graph: bool | None = True  # False: shown as values (free disk space), not drawn as a chart; None keeps
     scale: float = 1.0  # counters: factor applied to the per-second rate (CPU seconds/s -> %)
     maximum: float | None = None  # counters: a rate above this is sampling jitter, clamp it
     description: str = ""
 
 
-def gauge(unit: str = "", graph: bool = True, description: str = "") -> Metric:
+def gauge(unit: str | None = "", graph: bool | None = True, description: str = "") -> Metric:
     return Metric(unit, GAUGE, graph, description=description)
 
 

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 import zlib
+from types import NoneType
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -76,9 +77,11 @@ def checked_names() -> dict[str, str]:
     return _CHECKED_NAMES
 
 
-def check_unit(value) -> str:
+def check_unit(value) -> str | None:
+    """The unit given; None when none is, or an empty one (a script's unset variable): the
+    category keeps its own."""
     if value is None or value == "":
-        return ""
+        return None
     if not isinstance(value, str) or len(value) > UNIT_MAX or _CONTROL.search(value):
         raise BadRequest(f"unit must be at most {UNIT_MAX} printable characters", "unit")
     return value
@@ -110,27 +113,33 @@ def check_time(value, now: float) -> float:
     return at
 
 
-def check_graph(value) -> bool:
-    if not isinstance(value, bool):
+def check_graph(value) -> bool | None:
+    if value is not None and not isinstance(value, bool):
         raise BadRequest("graph must be true or false", "graph")
     return value
 
 
-def flag(value: str | None) -> bool:
-    """`nograph` given bare (`&nograph`) or as 1/true/yes means the category is not charted."""
-    return value is not None and value.strip().lower() not in ("0", "false", "no", "off")
+def graph_setting(nograph: str | None) -> bool | None:
+    """`nograph` given bare (`&nograph`) or as 1/true/yes: not charted; 0/false/no/off: charted;
+    absent: as the category is."""
+    return None if nograph is None else nograph.strip().lower() in ("0", "false", "no", "off")
 
 
 class Metrics(dict):
-    """The declaration of each category in one request; one unit and graph setting per category."""
+    """The declaration of each category in one request; one unit and graph setting per category.
+    A unit or graph setting not given (None) is the category's as stored: a later push that
+    names no unit must not take away the one an earlier push gave."""
 
-    def declare(self, category: str, unit: str, graph: bool) -> None:
+    def declare(self, category: str, unit: str | None, graph: bool | None) -> None:
         metric = self.get(category)
-        if metric is None:
-            self[category] = gauge(unit, graph=graph)
-        elif (metric.unit, metric.graph) != (unit, graph):
-            raise BadRequest(f"category {category!r} is given two different units or graph settings "
-                             "in one request", "unit")
+        if metric is not None:
+            if None not in (unit, metric.unit) and unit != metric.unit or \
+                    None not in (graph, metric.graph) and graph != metric.graph:
+                raise BadRequest(f"category {category!r} is given two different units or graph settings "
+                                 "in one request", "unit")
+            unit = metric.unit if unit is None else unit
+            graph = metric.graph if graph is None else graph
+        self[category] = gauge(unit, graph=graph)
 
 
 # --- the group commit ----------------------------------------------------------------------
@@ -290,7 +299,7 @@ async def add_data_point(request: Request) -> Response:
     value = check_value("value", fields.get("value"))
     at = check_time(fields.get("time"), time.time())
     metrics = Metrics()
-    metrics.declare(category, check_unit(fields.get("unit")), not flag(fields.get("nograph")))
+    metrics.declare(category, check_unit(fields.get("unit")), graph_setting(fields.get("nograph")))
     stored = await request.app.state.ingest.store(source, [(category, label, at, value)], metrics)
     return Response(b'{"stored":%d}' % stored, media_type="application/json")
 
@@ -319,8 +328,8 @@ class _Point(msgspec.Struct, gc=False):  # no cycles: the garbage collector need
     label: str
     value: float
     time: float | None = None
-    unit: str = ""
-    graph: bool = True
+    unit: str | None = None
+    graph: bool | msgspec.UnsetType = msgspec.UNSET  # null is refused, as the careful way does
 
 
 class _Batch(msgspec.Struct):
@@ -349,7 +358,7 @@ def _typical_batch(body: bytes) -> tuple[str, list[Point], Metrics] | None:
         for category, unit, graph in {(item.category, item.unit, item.graph) for item in items}:
             if category not in names:
                 names[category] = check_name("category", category)
-            metrics.declare(names[category], check_unit(unit), graph)
+            metrics.declare(names[category], check_unit(unit), None if graph is msgspec.UNSET else graph)
 
         def made() -> list[Point]:
             return [(names[item.category], names[item.label], now if item.time is None else item.time, item.value)
@@ -408,8 +417,11 @@ def _careful_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
             elif at.__class__ is not float or not EARLIEST <= at <= latest:
                 at = now if at is None else check_time(at, now)
             points.append((names[category], names[label], at, value))
-            unit, graph = item.get("unit", ""), item.get("graph", True)
-            if unit.__class__ is not str or graph.__class__ is not bool or (category, unit, graph) not in declared:
+            unit, graph = item.get("unit"), item.get("graph")
+            if graph is None and "graph" in item:  # absent: as the category is; null: a mistake
+                raise BadRequest("graph must be true or false", "graph")
+            if unit.__class__ not in (str, NoneType) or graph.__class__ not in (bool, NoneType) \
+                    or (category, unit, graph) not in declared:
                 metrics.declare(names[category], check_unit(unit), check_graph(graph))
                 declared.add((category, unit, graph))
         except BadRequest as error:
@@ -446,7 +458,7 @@ def parse_line_protocol(body: bytes, precision: str, default_source: str) -> tup
         if category not in names:
             names[category] = check_name("measurement", category)
         if names[category] not in metrics:
-            metrics.declare(names[category], "", True)
+            metrics.declare(names[category], None, None)
         for label, value in point.fields:
             if label not in names:
                 names[label] = check_name("field", label)

@@ -32,6 +32,7 @@ PROCESS_RECHECK_MS = 10 * 60 * 1000
 DIRECT_ROWS_PER_SERIES = 4
 ROWS_PER_STATEMENT = 100
 _MANY_ROWS = ", ".join(["(?, ?, ?)"] * ROWS_PER_STATEMENT)
+_NEW = object()  # a category without series yet
 
 
 class Writer:
@@ -71,25 +72,26 @@ class Writer:
         return self._sources[name]
 
     def _declare(self, source_id: int, metrics: dict[str, Metric]) -> None:
-        """Bring each category's series to its declaration; a collector may change a unit."""
+        """Bring each category's series to its declaration; a collector may change a unit. A
+        unit or graph setting of None (a push that names none) keeps the category's own."""
         for category, metric in metrics.items():
-            declaration = (metric.unit, metric.kind, metric.graph, metric.description)
-            known = self._declarations.get((source_id, category), declaration)
-            if known != declaration:
+            known = self._declarations.get((source_id, category), _NEW)
+            kept = known if known not in (_NEW, None) else ("", None, True)  # None: its series disagree
+            declaration = (kept[0] if metric.unit is None else metric.unit, metric.kind,
+                           kept[2] if metric.graph is None else metric.graph, metric.description)
+            if known is not _NEW and known != declaration:
                 self.db.execute("UPDATE series SET unit = ?, kind = ?, graph = ?, description = ?"
                                 " WHERE source_id = ? AND category = ?", (*declaration, source_id, category))
             self._declarations[source_id, category] = declaration
 
-    def _add_series(self, source_id: int, points: list[tuple[str, str, float, float]],
-                    metrics: dict[str, Metric]) -> None:
+    def _add_series(self, source_id: int, points: list[tuple[str, str, float, float]]) -> None:
         ids = self._series.setdefault(source_id, {})
         for category, label, time, value in points:
             if (category, label) not in ids and _finite(value) is not None and _finite(time) is not None:
-                metric = metrics[category]
                 ids[category, label] = self.db.execute(
                     "INSERT INTO series (source_id, category, label, unit, kind, graph, description)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (source_id, category, label, metric.unit, metric.kind, metric.graph, metric.description)).lastrowid
+                    (source_id, category, label, *self._declarations[source_id, category])).lastrowid
 
     @contextmanager
     def _transaction(self, failure: str):
@@ -120,7 +122,7 @@ class Writer:
         try:
             rows = _rows(self._series.get(source_id, {}), points)
         except KeyError:  # series named for the first time
-            self._add_series(source_id, points, metrics)
+            self._add_series(source_id, points)
             rows = _rows(self._series[source_id], points)
         table = "samples"
         # Rows per series count only at distinct times: a request of many lines at one time (as

@@ -79,6 +79,29 @@ def test_the_original_example_url_verbatim_and_its_post_form(start_server):
         assert catalog["Temperature", "Kitchen"]["graph"] is False
 
 
+def test_a_push_that_names_no_unit_or_graph_setting_keeps_the_categorys(start_server):
+    server = start_server(command="serve")
+    push = {"projectid": "tank", "category": "water", "value": "1"}
+    assert httpx2.get(server.url + "/add_data_point", params={**push, "label": "a", "unit": "L", "nograph": ""}
+                      ).status_code == 200
+    # Later pushes of every kind that say nothing about the unit or the chart, one a new label.
+    assert httpx2.get(server.url + "/add_data_point", params={**push, "label": "b", "unit": ""}).status_code == 200
+    assert httpx2.post(server.url + "/api/points", json={"source": "tank", "points": [
+        {"category": "water", "label": "a", "value": 2}, {"category": "water", "label": "c", "value": 3}]}
+                       ).status_code == 200
+    assert httpx2.post(server.url + "/api/v2/write", params={"bucket": "tank"},
+                       content="water d=4").status_code == 204
+    with server.client() as client:
+        catalog = series_of(client, "tank")
+        assert {label: (s["unit"], s["graph"]) for (_, label), s in catalog.items()} == {
+            "a": ("L", False), "b": ("L", False), "c": ("L", False), "d": ("L", False)}
+        # Said outright, they change the whole category.
+        assert httpx2.get(server.url + "/add_data_point",
+                          params={**push, "label": "a", "unit": "m³", "nograph": "0"}).status_code == 200
+        catalog = series_of(client, "tank")
+        assert {(s["unit"], s["graph"]) for s in catalog.values()} == {("m³", True)}
+
+
 def test_a_wrong_method_on_a_push_route_is_a_405_naming_the_allowed_ones(start_server):
     server = start_server(command="serve")
     for method, path, allowed in [("GET", "/api/points", "POST"), ("GET", "/api/v2/write", "POST"),
