@@ -201,8 +201,17 @@ def latest(request: Request, source: str | None = Query(None, description="Defau
 
 
 @router.get("/live", summary="New samples as Server-Sent Events (text/event-stream)",
-            description="Each event's data is `{\"time\": …, \"values\": {category: {label: value}}}`. "
-                        "A comment line keeps the connection alive every 15 s.",
+            description="Each event's data is `{\"time\": …, \"values\": {category: {label: value}}}`, "
+                        "its id the sample's time. A comment line keeps the connection alive every 15 s.",
             response_class=Response, responses={200: {"content": {"text/event-stream": {}}}})
-async def live(request: Request, source: str | None = Query(None, description="Default: this machine")):
-    return request.app.state.feed.response(_source(request, source))
+async def live(request: Request, source: str | None = Query(None, description="Default: this machine"),
+               since: float | None = Query(None, description="Unix seconds: samples stored after this "
+                                           "(up to 5 minutes back) are sent first. A reconnecting "
+                                           "EventSource's Last-Event-ID does the same.")):
+    resume = request.headers.get("last-event-id")
+    if resume:
+        try:
+            since = float(resume)
+        except ValueError:
+            raise BadRequest("Last-Event-ID must be a sample time this feed sent", "last-event-id") from None
+    return request.app.state.feed.response(_source(request, source), _finite("since", since))

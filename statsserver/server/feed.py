@@ -4,6 +4,11 @@ One poller reads new samples from the store for every source that has listeners,
 the same when the collector is another process. Each client has a bounded queue; a client
 that falls behind (queue full) or stops reading (a send that does not finish) is dropped, and
 its browser's EventSource reconnects.
+
+Each event's id is its sample's time. A client that says which samples it has (`since`, or the
+Last-Event-ID its EventSource sends when it reconnects) gets those stored after them first:
+else a sample stored between a page's data request and its connection, or while it was away,
+would never reach it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ SEND_TIMEOUT_SECONDS = 10.0
 # move the feed's mark that far ahead, and no sample before it would be sent until then; a time
 # further ahead than this is sent when its time comes instead.
 AHEAD_SECONDS = 60.0
+# A client back after longer than this has a gap the feed does not fill (the page reloads).
+BACKLOG_SECONDS = 300.0
 _CLOSE = object()
 
 
@@ -96,7 +103,7 @@ class Feed:
             return
         self.after[source] = samples[-1]["time"]
         for sample in samples:
-            event = b"data: " + orjson.dumps(sample) + b"\n\n"
+            event = (sample["time"], encode(sample))
             for client in [c for c in self.clients if c.source == source]:
                 if not client.offer(event):
                     self.dropped += 1
@@ -104,8 +111,16 @@ class Feed:
                     self.unsubscribe(client)
                     client.close()
 
-    def response(self, source: str) -> "EventStream":
-        return EventStream(self, source)
+    def response(self, source: str, since: float | None = None) -> "EventStream":
+        return EventStream(self, source, since)
+
+    async def backlog(self, source: str, since: float) -> list[dict]:
+        now = time.time()
+        return await asyncio.to_thread(self.read_since, source, max(since, now - BACKLOG_SECONDS), now + AHEAD_SECONDS)
+
+
+def encode(sample: dict) -> bytes:
+    return b"id: %r\ndata: %s\n\n" % (sample["time"], orjson.dumps(sample))
 
 
 class EventStream(Response):
@@ -113,9 +128,10 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, feed: Feed, source: str) -> None:  # no body to render, so no super()
+    def __init__(self, feed: Feed, source: str, since: float | None) -> None:  # no body to render: no super()
         self.feed = feed
         self.source = source
+        self.since = since
         self.status_code = 200
         self.background = None
         self.raw_headers = []
@@ -138,14 +154,25 @@ class EventStream(Response):
                 (b"x-accel-buffering", b"no"),  # nginx: pass events through as they come
             ]})
             await self._body(send, b"retry: 2000\n: connected\n\n")
+            sent = self.since
+            if sent is not None:
+                # Subscribed first, so nothing stored meanwhile is missed; what the poller also
+                # queued is skipped below.
+                backlog = await self.feed.backlog(self.source, sent)
+                for sample in backlog:
+                    await self._body(send, encode(sample))
+                sent = backlog[-1]["time"] if backlog else sent
             while not disconnected.is_set():
                 try:
                     event = await asyncio.wait_for(client.queue.get(), KEEPALIVE_SECONDS)
                 except asyncio.TimeoutError:
-                    event = b": keep-alive\n\n"
+                    event = (None, b": keep-alive\n\n")
                 if event is _CLOSE:
                     break
-                await self._body(send, event)
+                at, body = event
+                if sent is not None and at is not None and at <= sent:
+                    continue
+                await self._body(send, body)
             if not disconnected.is_set():
                 await self._send(send, {"type": "http.response.body", "body": b"", "more_body": False})
         except (asyncio.TimeoutError, OSError):

@@ -90,8 +90,8 @@ def test_feed_sends_each_source_its_own_samples(make_config):
         return first_a, first_b
 
     first_a, first_b = run(scenario())
-    assert json.loads(first_a[6:]) == {"time": T0 + 1, "values": {"m": {"x": 2.0}}}
-    assert json.loads(first_b[6:]) == {"time": T0 + 1, "values": {"m": {"y": 3.0}}}
+    assert first_a == (T0 + 1, b'id: %r\ndata: {"time":%r,"values":{"m":{"x":2.0}}}\n\n' % (T0 + 1, T0 + 1))
+    assert first_b == (T0 + 1, b'id: %r\ndata: {"time":%r,"values":{"m":{"y":3.0}}}\n\n' % (T0 + 1, T0 + 1))
 
 
 def test_a_point_pushed_far_ahead_does_not_silence_the_feed(make_config):
@@ -112,7 +112,7 @@ def test_a_point_pushed_far_ahead_does_not_silence_the_feed(make_config):
         event = await asyncio.wait_for(client.queue.get(), 2)
         feed.close()
         await asyncio.wait_for(task, 2)
-        return now, json.loads(event[6:])
+        return now, json.loads(event[1].split(b"data: ")[1])
 
     now, event = run(scenario())
     assert event == {"time": round(now, 3), "values": {"m": {"x": 3.0}}}

@@ -377,10 +377,32 @@ def test_the_live_feed_with_the_collector_in_another_process(start_server, tmp_p
         collector.communicate(timeout=20)
 
 
-def read_events(server, count, timeout=20.0):
+def test_the_live_feed_sends_what_was_stored_since_the_client_says(start_server):
+    """A page asks for its data, then connects: a push stored in between must still reach it, as
+    must what was stored while a reconnecting EventSource was away (its Last-Event-ID)."""
+    server = start_server(command="serve")
+    pushed = time.time() - 10
+    for offset in (0, 1, 2):
+        httpx2.get(server.url + "/add_data_point", params={
+            "projectid": "meter", "category": "power", "label": "w", "value": offset, "time": pushed + offset})
+    # Connected after the second of three was stored: the third and nothing before it, once.
+    received = read_events(server, count=1, params={"source": "meter", "since": pushed + 1})
+    assert [(e["time"], e["values"]) for e in received] == [(round(pushed + 2, 3), {"power": {"w": 2.0}})]
+    resumed = read_events(server, count=2, params={"source": "meter"}, headers={"Last-Event-ID": str(pushed)})
+    assert [e["values"]["power"]["w"] for e in resumed] == [1.0, 2.0]
+    httpx2.get(server.url + "/add_data_point", params={"projectid": "meter", "category": "power", "label": "w",
+                                                       "value": 3})
+    later = read_events(server, count=3, params={"source": "meter", "since": pushed})
+    assert [e["values"]["power"]["w"] for e in later] == [1.0, 2.0, 3.0]
+    with server.client() as client:
+        wrong = client.get("/api/live", params={"source": "meter"}, headers={"Last-Event-ID": "yesterday"})
+    assert wrong.status_code == 400 and wrong.json()["field"] == "last-event-id"
+
+
+def read_events(server, count, timeout=20.0, params=None, headers=None):
     events = []
     with server.client() as client:
-        with client.stream("GET", "/api/live", timeout=timeout) as response:
+        with client.stream("GET", "/api/live", params=params, headers=headers, timeout=timeout) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             for line in response.iter_lines():

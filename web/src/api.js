@@ -58,10 +58,15 @@ export async function signIn(token) {
   throw new Error(`sign-in failed: ${response.status}`);
 }
 
-/** Live samples; calls onSample({time, values}) for each. Returns a function that stops it. */
-export function live(source, onSample, onState) {
-  const query = source ? `?source=${encodeURIComponent(source)}` : "";
-  const events = new EventSource(`/api/live${query}`);
+/**
+ * Live samples; calls onSample({time, values}) for each. Returns a function that stops it.
+ * `since`: the time up to which the page has its data, so that what was stored since is sent too.
+ */
+export function live(source, onSample, onState, since) {
+  const query = new URLSearchParams();
+  if (source) query.set("source", source);
+  if (since !== undefined) query.set("since", String(since));
+  const events = new EventSource(`/api/live${query.size ? `?${query}` : ""}`);
   events.onmessage = (event) => {
     try {
       onSample(JSON.parse(event.data));

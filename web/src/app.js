@@ -200,7 +200,7 @@ async function load() {
     }
     if (signal.aborted) return;
     loadLatest(source);
-    if (state.live && !state.stopLive) startLive();
+    if (state.live && !state.stopLive) startLive(win.to);
   } catch (error) {
     if (error.name === "AbortError") return;
     failed(error);
@@ -594,7 +594,8 @@ document.addEventListener("pointerdown", (event) => {
 
 // ---- live samples ----------------------------------------------------------------------------
 
-function startLive() {
+/** since: the end of the data just loaded, when the feed starts after it. */
+function startLive(since) {
   state.stopLive?.();
   state.stopLive = null;
   if (!state.live) return;
@@ -626,7 +627,7 @@ function startLive() {
       wasDown = false;
       load(); // fill the gap the outage left, and clear the message
     }
-  });
+  }, since);
 }
 
 // ---- sources, sign-in, start-up --------------------------------------------------------------
