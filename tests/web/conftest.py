@@ -27,7 +27,9 @@ CATEGORIES = 20
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API keeps an event loop running in this thread while it is open,
+# and asyncio.run() in any test after it (in another folder, in another order) would refuse to.
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing: `make test` installs Debian's chromium package")
