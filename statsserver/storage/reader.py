@@ -26,8 +26,9 @@ from . import processes as history
 from .tiers import MINUTE, RAW, ROLLUPS, Tier
 
 _NEVER = 1 << 62  # ms, later than any stored time
-# Sets of series whose head a reader keeps (until the next commit): a dashboard's charts.
-HEADS_KEPT = 32
+# Sets of series whose head (and unpacked rollups, per tier) a reader keeps until the next
+# commit: a dashboard's charts.
+KEPT = 32
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -96,9 +97,10 @@ class Reader:
         self.db = open_for_reading(self.path)
         self._catalog: Catalog | None = None
         self._catalog_version: int | None = None
-        # The head of a set of series, as matrices, until the next commit: it is the part of a
-        # range query read row by row, and every chart of the last hour reads all of it.
-        self._heads: dict[bytes, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        # The head and the unpacked rollups of a set of series, as matrices, until the next
+        # commit: they are the parts of a range query read row by row, and every chart of the
+        # last hour (of a month) reads all of them.
+        self._kept_rows: dict[bytes, object] = {}
 
     def _rows(self, sql: str, parameters=()) -> list[tuple]:
         try:
@@ -122,7 +124,7 @@ class Reader:
                 if own:
                     self._rows("COMMIT")
             self._catalog_version = version
-            self._heads = {}
+            self._kept_rows = {}
         return self._catalog
 
     def sources(self) -> list[dict]:
@@ -608,18 +610,22 @@ class Reader:
     def _head_matrices(self, output, low, high) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         """The head's samples in [low, high) as (times, values with a row per series of `output`
         and NaN where one has none, whether none is missing); usually one, none when empty."""
-        key = output.ids.tobytes()
-        whole = self._heads.get(key)
-        if whole is None:
-            if len(self._heads) >= HEADS_KEPT:
-                self._heads.clear()
-            whole = self._heads[key] = self._head(output)
+        whole = self._kept(output.ids.tobytes(), lambda: self._head(output))
         parts = []
         for times, values, missing in whole:
             first, stop = times.searchsorted(low), times.searchsorted(high)
             if first < stop:
                 parts.append((times[first:stop], values[:, first:stop], not missing[first:stop].any()))
         return parts
+
+    def _kept(self, key: bytes, read):
+        """`read()`, read once until the next commit (the catalog's check clears them)."""
+        found = self._kept_rows.get(key, self)
+        if found is self:
+            if len(self._kept_rows) >= KEPT:
+                self._kept_rows.clear()
+            found = self._kept_rows[key] = read()
+        return found
 
     def _head(self, output) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """All of the head of `output`'s series: (times, values, where a column misses a value)."""
@@ -670,24 +676,32 @@ class Reader:
                 aggregates = aggregates[:, block_rows]
             output.fold_buckets(rows, planner.Grouping(grid, plan, low, high), aggregates)
         # Buckets not yet packed into blocks, then the head's samples over the same widened range,
-        # each aggregated by SQLite: wide buckets hold a minute or two of samples in a cell or two.
-        among, ids = _among(ids)
-        self._fold_grouped(output, (
-            f"SELECT series_id, (start - ?) / ? AS bucket, min(min), max(max), sum(sum), sum(count)"
-            f" FROM rollups WHERE tier = ? AND {among} AND start >= ? AND start < ?"
-            f" GROUP BY series_id, bucket"), (low, plan.width, tier.number, *ids, low, high))
-        self._fold_grouped(output, (
-            f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
-            f" FROM head WHERE {among} AND time >= ? AND time < ?"
-            f" GROUP BY series_id, bucket"), (low, plan.width, *ids, low, high))
+        # both kept as matrices until the next commit: every chart of the tier reads all of them.
+        rows = np.arange(len(output.ids))
+        unpacked = self._kept(b"rollups %d " % tier.number + output.ids.tobytes(), lambda: self._unpacked(tier, output))
+        if unpacked is not None:
+            output.fold_buckets(rows, planner.Grouping(unpacked[0], plan, low, high), unpacked[1])
+        for times, values, complete in self._head_matrices(output, low, high):
+            output.fold_values(rows, values, planner.Grouping(times, plan, low, high), complete)
 
-    def _fold_grouped(self, output, sql: str, parameters) -> None:
-        """Rows of (series, bucket, min, max, sum, count), aggregated by SQLite, folded in."""
-        rows = self._rows(sql, parameters)
-        if rows:
-            series, bucket, low_value, high_value, total, count = np.array(rows).T
-            output.merge_cells(output.rows_of(series.astype(np.int64)), bucket.astype(np.int64), low_value,
-                               high_value, total, count)
+    def _unpacked(self, tier, output) -> tuple[np.ndarray, np.ndarray] | None:
+        """The buckets of `tier` not yet packed into blocks, of `output`'s series: (starts, min,
+        max, sum and count stacked as a rollup block's, NaN and 0 where a series has none)."""
+        among, ids = _among(output.ids.tolist())
+        found = self._rows(f"SELECT series_id, start, min, max, sum, count FROM rollups WHERE tier = ? AND {among}",
+                           (tier.number, *ids))
+        if not found:
+            return None
+        series, starts, *columns = np.array(found).T
+        starts, cells = np.unique(starts.astype(np.int64), return_inverse=True)
+        rows = output.rows_of(series.astype(np.int64))
+        aggregates = np.zeros((4, len(output.ids), len(starts)))
+        aggregates[:2] = np.nan
+        for kept, column in zip(aggregates, columns):
+            kept[rows, cells] = column
+        for array in (starts, aggregates):
+            array.flags.writeable = False
+        return starts, aggregates
 
 
 def _joined_windows(rows: tuple) -> tuple:
