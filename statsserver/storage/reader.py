@@ -669,39 +669,43 @@ class Reader:
                 if first < stop:
                     grid = np.arange(occupied + first * tier.step_ms, occupied + stop * tier.step_ms, tier.step_ms)
                     runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(grid, aggregates[:, :, first:stop])
+        # Buckets not yet packed into blocks and the head's samples, as one matrix of buckets kept
+        # until the next commit (every chart of the tier reads all of it), folded in the blocks'
+        # run when it follows them, as it does unless data came late.
+        tail = self._kept(b"tail %d " % tier.number + output.ids.tobytes(), lambda: self._tail(tier, output))
+        if tail is not None:
+            run = runs.get(output.ids.tobytes())
+            if run is None or run.times[-1][-1] > tail[0][0]:
+                run = runs[b"tail"] = _Run(output.ids)
+            run.add(*tail)
         for run in runs.values():
             grid, aggregates = run.joined()
             block_rows, rows = output.rows(run.ids)
             if len(block_rows) != len(run.ids):
                 aggregates = aggregates[:, block_rows]
             output.fold_buckets(rows, planner.Grouping(grid, plan, low, high), aggregates)
-        # Buckets not yet packed into blocks, then the head's samples over the same widened range,
-        # both kept as matrices until the next commit: every chart of the tier reads all of them.
-        rows = np.arange(len(output.ids))
-        unpacked = self._kept(b"rollups %d " % tier.number + output.ids.tobytes(), lambda: self._unpacked(tier, output))
-        if unpacked is not None:
-            output.fold_buckets(rows, planner.Grouping(unpacked[0], plan, low, high), unpacked[1])
-        for times, values, complete in self._head_matrices(output, low, high):
-            output.fold_values(rows, values, planner.Grouping(times, plan, low, high), complete)
 
-    def _unpacked(self, tier, output) -> tuple[np.ndarray, np.ndarray] | None:
-        """The buckets of `tier` not yet packed into blocks, of `output`'s series: (starts, min,
-        max, sum and count stacked as a rollup block's, NaN and 0 where a series has none)."""
+    def _tail(self, tier, output) -> tuple[np.ndarray, np.ndarray] | None:
+        """The buckets of `tier` not yet packed into blocks and the head's samples, of `output`'s
+        series: (times, min, max, sum and count stacked as a rollup block's, NaN and 0 where a
+        series has none), or None when there are none."""
         among, ids = _among(output.ids.tolist())
-        found = self._rows(f"SELECT series_id, start, min, max, sum, count FROM rollups WHERE tier = ? AND {among}",
-                           (tier.number, *ids))
+        found = self._rows(f"SELECT series_id, start, min, max, sum, count FROM rollups WHERE tier = ? AND {among}"
+                           f" UNION ALL SELECT series_id, time, value, value, value, 1 FROM head WHERE {among}",
+                           (tier.number, *ids, *ids))
         if not found:
             return None
-        series, starts, *columns = np.array(found).T
-        starts, cells = np.unique(starts.astype(np.int64), return_inverse=True)
-        rows = output.rows_of(series.astype(np.int64))
-        aggregates = np.zeros((4, len(output.ids), len(starts)))
+        series, times, *columns = np.array(found).T
+        times, cells = np.unique(times.astype(np.int64), return_inverse=True)
+        cells = (output.rows_of(series.astype(np.int64)), cells)
+        aggregates = np.zeros((4, len(output.ids), len(times)))
         aggregates[:2] = np.nan
-        for kept, column in zip(aggregates, columns):
-            kept[rows, cells] = column
-        for array in (starts, aggregates):
+        # A sample at a bucket's start, or a point pushed over a stored one, shares its cell: both count.
+        for kept, fold, column in zip(aggregates, (np.fmin, np.fmax, np.add, np.add), columns):
+            fold.at(kept, cells, column)
+        for array in (times, aggregates):
             array.flags.writeable = False
-        return starts, aggregates
+        return times, aggregates
 
 
 def _joined_windows(rows: tuple) -> tuple:
