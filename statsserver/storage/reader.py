@@ -547,24 +547,26 @@ class Reader:
                   "series": [{**s.fields, "min": [], "avg": [], "max": []} for s in selected]}
         if not selected:
             return result
-        output = planner.Output(ids, plan.count)
+        output = planner.Output(ids)
         if chosen is RAW:
             self._fold_raw(found.id, groups, plan, low, high, output)
         else:
             self._fold_rollups(chosen, groups, ids, plan, output)
-        buckets = output.counts.sum(axis=0).nonzero()[0]
-        picked, centres, markers = buckets, buckets + 0.5, False
+        buckets, cells = output.cells()
+        picked = cells[3].sum(axis=0).nonzero()[0]  # some buckets may have got only empty cells
+        buckets, markers = buckets[picked], False
+        centres = buckets + 0.5
         if interval and len(buckets) > 1:
             gaps = ((buckets[1:] - buckets[:-1]) > 1 + 2 * to_ms(interval) / plan.width).nonzero()[0]
             if markers := len(gaps) > 0:
                 # A marker bucket (picked -1: every series null) just after each bucket that
                 # precedes a gap, so a chart draws a hole rather than a line across it.
-                picked = np.insert(buckets, gaps + 1, -1)
+                picked = np.insert(picked, gaps + 1, -1)
                 centres = np.insert(centres, gaps + 1, buckets[gaps] + 1.0)
-        if len(picked) == plan.count:  # every bucket, the markers' ones empty anyway
-            picked, markers = None, False
+        if len(picked) == cells.shape[2] and not markers:
+            picked = None
         times = (plan.origin + centres * plan.width) / 1000
-        columns, counts = output.results(picked, markers)
+        columns, counts = planner.results(cells, picked, markers)
         result["times"] = times if arrays else times.tolist()
         rows = zip(*columns) if arrays else planner.as_lists(columns, counts == 0)
         for entry, (lows, averages, highs) in zip(result["series"], rows):
