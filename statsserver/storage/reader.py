@@ -96,7 +96,8 @@ class Reader:
         self.path = Path(path)
         self.db = open_for_reading(self.path)
         self._catalog: Catalog | None = None
-        self._catalog_version: int | None = None
+        # PRAGMA data_version as of the last catalog check: it moves on every commit by anyone else.
+        self.version: int | None = None
         # The head and the unpacked rollups of a set of series, as matrices, until the next
         # commit: they are the parts of a range query read row by row, and every chart of the
         # last hour (of a month) reads all of them.
@@ -111,7 +112,7 @@ class Reader:
     def catalog(self) -> Catalog:
         """The catalog as of the last commit (read again only after one)."""
         version = self._rows("PRAGMA data_version")[0][0]
-        if self._catalog is None or version != self._catalog_version:
+        if self._catalog is None or version != self.version:
             # One snapshot for the three, so that no series is read without its source or group
             # (the caller's, when it has one open).
             own = not self.db.in_transaction
@@ -123,7 +124,7 @@ class Reader:
             finally:
                 if own:
                     self._rows("COMMIT")
-            self._catalog_version = version
+            self.version = version
             self._kept_rows = {}
         return self._catalog
 
