@@ -533,26 +533,40 @@ class Reader:
         low, high = to_ms(start), to_ms(end)
         ids = [s.id for s in selected]
         groups = catalog.groups(source, {s.category for s in selected})
+        blocks: dict[Tier, tuple] = {}  # rows of blocks, by tier
+
+        def plan_for(tier: Tier) -> planner.Plan:
+            return planner.plan(tier, low, high, points, to_ms(interval or 0))
+
         if tier is not None:
             chosen = next((t for t in (RAW, *ROLLUPS) if t.name == tier), None)
             if chosen is None:
                 raise ValueError(f"no tier named {tier!r}")
         elif ids:
             probe_group = found.groups.get(selected[0].category, -1)
-            chosen = planner.choose_tier(low, high, points,
-                                         lambda t: self._has_data(t, probe_group, ids[0], low, high))
+
+            def has_data(tier: Tier) -> bool:
+                # A chart's one category: the blocks the tier's folding reads tell, without a probe.
+                if groups == [probe_group]:
+                    rows = blocks[tier] = self._blocks(tier, found.id, groups, low, high, plan_for(tier))
+                    if any(low - tier.span_ms < row[0] < high for row in rows):
+                        return True
+                return self._has_data(tier, probe_group, ids[0], low, high)
+
+            chosen = planner.choose_tier(low, high, points, has_data)
         else:
             chosen = RAW
-        plan = planner.plan(chosen, low, high, points, to_ms(interval or 0))
+        plan = plan_for(chosen)
         result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [],
                   "series": [{**s.fields, "min": [], "avg": [], "max": []} for s in selected]}
         if not selected:
             return result
         output = planner.Output(ids)
+        rows = blocks[chosen] if chosen in blocks else self._blocks(chosen, found.id, groups, low, high, plan)
         if chosen is RAW:
-            self._fold_raw(found.id, groups, plan, low, high, output)
+            self._fold_raw(rows, plan, low, high, output)
         else:
-            self._fold_rollups(chosen, groups, ids, plan, output)
+            self._fold_rollups(chosen, rows, plan, output)
         buckets, cells = output.cells()
         picked = cells[3].sum(axis=0).nonzero()[0]  # some buckets may have got only empty cells
         buckets, markers = buckets[picked], False
@@ -574,12 +588,25 @@ class Reader:
             entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
 
-    def _fold_raw(self, source_id, groups, plan, low, high, output) -> None:
+    def _blocks(self, tier: Tier, source_id: int, groups: list[int], low: int, high: int, plan: planner.Plan) -> tuple:
+        """Rows of the blocks of `groups` a query folds, in time order: raw windows' (start,
+        times blob, block blob) overlapping [low, high); or rollup blocks' (start, blob)
+        overlapping the plan's range, widened to the tier's grid."""
+        if tier is RAW:
+            return self._window_rows(source_id, groups, low, high)
+        if not groups:
+            return ()
+        return tuple(sorted(self._rows(
+            f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
+            " AND start > ? AND start < ?", (tier.number, *groups, plan.origin - tier.span_ms, plan.end)),
+            key=lambda row: row[0]))
+
+    def _fold_raw(self, windows, plan, low, high, output) -> None:
         # The blocks of one set of series are folded as one run, window after window, and the
         # head's samples after them: a numpy step costs microseconds whatever its size, and an
         # hour's chart spans four windows and the head.
         runs: dict[bytes, _Run] = {}
-        for ids, times, values, complete in self._joined_windows(source_id, groups, low, high):
+        for ids, times, values, complete in self._joined_windows(windows):
             first, stop = times.searchsorted(low), times.searchsorted(high)
             if first < stop:
                 run = runs[ids.tobytes()] = _Run(ids)
@@ -598,16 +625,16 @@ class Reader:
                 values = values[block_rows]
             output.fold_values(rows, values, planner.Grouping(times, plan, low, high), all(run.complete))
 
-    def _joined_windows(self, source_id, groups, low, high) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+    def _joined_windows(self, rows: tuple) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
         """(series ids, times, values, whether none is missing) for each set of series stored
-        together in the raw windows overlapping [low, high), its windows joined in time order.
+        together in the raw windows of `rows` (as _window_rows gives them), its windows joined
+        in time order.
 
         Joined once for every query of the process that reads the same windows (a chart of the
         last hour reads the same four for twenty minutes), kept with the decoded blocks and
         keyed, like them, by their bytes: a window rewritten (late data, or the open one every
         minute) is simply another key.
         """
-        rows = self._window_rows(source_id, groups, low, high)
         return self._checked(DECODED.get, _joined_windows, rows) if rows else []
 
     def _head_matrices(self, output, low, high) -> list[tuple[np.ndarray, np.ndarray, bool]]:
@@ -655,23 +682,19 @@ class Reader:
             matrices.append(_matrix(times, matrix))
         return matrices
 
-    def _fold_rollups(self, tier, groups, ids, plan, output) -> None:
+    def _fold_rollups(self, tier, rows, plan, output) -> None:
         # A rollup tier answers whole buckets: the range widens to the tier's grid. A group's
         # blocks are joined into one run, of each the part with data on the plan's buckets.
         low, high = plan.origin, plan.end
         runs: dict[bytes, _Run] = {}
-        if groups:
-            for start, blob in sorted(self._rows(
-                    f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
-                    " AND start > ? AND start < ?", (tier.number, *groups, low - tier.span_ms, high)),
-                    key=lambda row: row[0]):
-                block_ids, aggregates, skipped = self._decoded(_occupied_rollup_block, blob)
-                occupied = start + skipped * tier.step_ms
-                first = max(0, -((occupied - low) // tier.step_ms))
-                stop = min(aggregates.shape[2], -((occupied - high) // tier.step_ms))
-                if first < stop:
-                    grid = np.arange(occupied + first * tier.step_ms, occupied + stop * tier.step_ms, tier.step_ms)
-                    runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(grid, aggregates[:, :, first:stop])
+        for start, blob in rows:
+            block_ids, aggregates, skipped = self._decoded(_occupied_rollup_block, blob)
+            occupied = start + skipped * tier.step_ms
+            first = max(0, -((occupied - low) // tier.step_ms))
+            stop = min(aggregates.shape[2], -((occupied - high) // tier.step_ms))
+            if first < stop:
+                grid = np.arange(occupied + first * tier.step_ms, occupied + stop * tier.step_ms, tier.step_ms)
+                runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(grid, aggregates[:, :, first:stop])
         # Buckets not yet packed into blocks and the head's samples, as one matrix of buckets kept
         # until the next commit (every chart of the tier reads all of it), folded in the blocks'
         # run when it follows them, as it does unless data came late.
