@@ -125,19 +125,20 @@ async def data(request: Request) -> Response:
     categories = categories or None
 
     key = (source, start, end, points, tuple(categories) if categories else None)
+    reader = state.reader()  # the event loop's, always: its data version numbers the kept answers
+    catalog = reader.catalog()  # once: each look-up asks SQLite whether anything was committed
     # "Until now" changes by the second: only an answer with an end is kept.
-    version = state.answers.version() if end is not None else None
+    version = reader.version if end is not None else None
     kept = state.answers.get(key, version)
     if kept is None:
-        kept = await _compute_data(request, source, start, end, points, categories)
+        kept = await _compute_data(request, catalog, source, start, end, points, categories)
         state.answers.put(key, version, kept)
     return Response(kept, media_type="application/json")
 
 
-async def _compute_data(request: Request, source: str | None, start: float | None, end: float | None,
+async def _compute_data(request: Request, catalog, source: str | None, start: float | None, end: float | None,
                         points: int, categories: list[str] | None) -> bytes:
     state = request.app.state
-    catalog = state.reader().catalog()  # once: each look-up asks SQLite whether anything was committed
     source = _source(request, source, catalog)
     start, end = _window(start, end)
 

@@ -99,7 +99,6 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
             stop_maintenance.set()
             maintenance.join()
             app.state.ingest.close()
-            app.state.answers.close()
             store.close()
 
     app = FastAPI(title="StatsServer", version=__version__, lifespan=lifespan,
@@ -110,7 +109,7 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
                               "need none while `[server] trust_localhost` is on.")
     app.state.config = config
     app.state.reader = readers
-    app.state.answers = AnswerCache(config.database_path)
+    app.state.answers = AnswerCache()
     app.state.feed = feed
     app.state.local_source = local_source
     app.include_router(api.router)

@@ -3,41 +3,26 @@
 Several browsers on one dashboard, a wall display and a phone, or zooming back out, ask for the
 same range again; a query over a month costs milliseconds, an answer from here microseconds.
 Nothing is ever stale: SQLite's `data_version` moves on every commit by any connection, of this
-process or another (the collector), and an entry made before that commit is not used.
+process or another (the collector), and an entry made before that commit is not used. The
+version is the event loop's reader's, read by its catalog check: one connection's numbering
+for every entry.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import Hashable
-
-from ..storage.database import open_for_reading
 
 # Answers are a few to a few hundred KiB: at most a few MiB in all.
 ENTRIES = 64
 
 
 class AnswerCache:
-    def __init__(self, path: Path, entries: int = ENTRIES) -> None:
-        self.path = path
+    def __init__(self, entries: int = ENTRIES) -> None:
         self.entries = entries
         self._answers: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()
         self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-
-    def version(self) -> int | None:
-        """The database's change counter as this process sees it; None while there is no database."""
-        with self._lock:
-            try:
-                if self._db is None:
-                    self._db = open_for_reading(self.path)
-                return self._db.execute("PRAGMA data_version").fetchone()[0]
-            except Exception:  # no database yet, or it went away: answer uncached
-                self._db = None
-                return None
 
     def get(self, key: Hashable, version: int | None) -> bytes | None:
         if version is None:
@@ -59,9 +44,3 @@ class AnswerCache:
             self._answers.move_to_end(key)
             while len(self._answers) > self.entries:
                 self._answers.popitem(last=False)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None

@@ -82,17 +82,17 @@ class Grouping:
         self.start = int(times.searchsorted(low))
         self.stop = int(times.searchsorted(high))
         inside = (times[self.start:self.stop] - plan.origin) // plan.width
-        self.spread = self.padded = None
-        if len(inside) == 0:
+        self.spread = self.padded = self.firsts = self.sizes = None
+        steps = inside[1:] != inside[:-1]
+        self.trivial = bool(steps.all())
+        if self.trivial:  # a bucket per time, as samples one bucket apart give
             self.buckets = inside
-            self.trivial = True
             return
-        changes = (inside[1:] != inside[:-1]).nonzero()[0] + 1
+        changes = steps.nonzero()[0] + 1
         bounds = np.concatenate(([0], changes, [len(inside)]))  # where each bucket's run starts, then the end
         self.firsts = bounds[:-1]
         self.buckets = inside[self.firsts]
         self.sizes = bounds[1:] - self.firsts
-        self.trivial = len(self.firsts) == len(inside)
         longest = int(self.sizes.max())
         if 1 < longest <= SPREAD_LONGEST:
             # Each bucket's columns side by side; where a bucket has fewer than the longest, the
@@ -132,21 +132,22 @@ SPREAD_LONGEST = 8
 
 
 class Output:
-    """The output buckets of every series asked for: min, max, sum and count, a row per series.
+    """The buckets that got data, of every series asked for: min, sum, max and count, a row per
+    series.
 
-    Merging uses fmin/fmax, which pass over NaN: a block marks a missing value with NaN, and a
-    bucket nothing was merged into keeps the NaN it starts with, which the answer shows as null.
+    Folded parts are kept as they come and laid into one array at the end, over their buckets
+    only: a chart is usually one run (its blocks and the head), whose buckets are the answer's
+    as they are, where an array of every bucket of the plan would cost more to fill and scan
+    than the folding. Merging uses fmin/fmax, which pass over NaN: a block marks a missing value
+    with NaN, and a bucket nothing was merged into keeps the NaN it starts with, which the answer
+    shows as null.
     """
 
-    def __init__(self, ids: list[int], count: int) -> None:
+    def __init__(self, ids: list[int]) -> None:
         self.ids = np.array(ids, np.int64)
         self.row_of = {series_id: row for row, series_id in enumerate(ids)}
         self._by_id = self.ids.argsort(kind="stable") if ids != sorted(ids) else None
-        # Min, sum, max and count as one array, which the answer is made of in one pass. Counts
-        # are floats, as a rollup block stores them: whole numbers far below 2**53.
-        self.cells = np.full((4, len(ids), count), np.nan)
-        self.cells[1::2] = 0.0
-        self.mins, self.sums, self.maxs, self.counts = self.cells
+        self.parts: list[tuple] = []
 
     def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows of a block that were asked for, their rows here)."""
@@ -164,23 +165,7 @@ class Output:
 
     def merge(self, rows: np.ndarray, buckets: np.ndarray, mins, maxs, sums, counts) -> None:
         """Fold in a matrix (rows x buckets); neither holds an index twice, and buckets increase."""
-        if int(buckets[-1]) - int(buckets[0]) == len(buckets) - 1 and _consecutive(rows):
-            # The usual case: views, no fancy indexing.
-            cells = (slice(rows[0], rows[-1] + 1), slice(buckets[0], buckets[-1] + 1))
-        else:
-            cells = np.ix_(rows, buckets)
-        self.mins[cells] = np.fmin(self.mins[cells], mins)
-        self.maxs[cells] = np.fmax(self.maxs[cells], maxs)
-        self.sums[cells] += sums
-        self.counts[cells] += counts
-
-    def merge_cells(self, rows, buckets, mins, maxs, sums, counts) -> None:
-        """Fold in single cells; no (row, bucket) pair twice."""
-        cells = (rows, buckets)
-        self.mins[cells] = np.fmin(self.mins[cells], mins)
-        self.maxs[cells] = np.fmax(self.maxs[cells], maxs)
-        self.sums[cells] += sums
-        self.counts[cells] += counts
+        self.parts.append((rows, buckets, mins, sums, maxs, counts))
 
     def fold_values(self, rows: np.ndarray, values: np.ndarray, grouping: Grouping, complete: bool = False) -> None:
         """Raw samples: a row per series at the times `grouping` was made from (NaN: none;
@@ -216,22 +201,48 @@ class Output:
         self.merge(rows, grouping.buckets, grouping.reduce(np.fmin, aggregates[0]),
                    grouping.reduce(np.fmax, aggregates[1]), *totals)
 
-    def results(self, picked: np.ndarray | None, markers: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Min, avg and max (3 x series x buckets) at the `picked` buckets (all when None; with
-        `markers`, -1 is a gap marker), NaN where a bucket has no data; and the buckets' counts.
-        Called once, last: the cells become the answer."""
-        # take, not indexing: the answer's rows must be C-contiguous for orjson.
-        cells = self.cells if picked is None else self.cells.take(picked, axis=2)
-        if markers:
-            cells[:, :, picked < 0] = [[[np.nan]], [[0.0]], [[np.nan]], [[0.0]]]
-        columns, counts = cells[:3], cells[3]
-        with np.errstate(invalid="ignore"):
-            columns[1] /= counts  # 0 / 0 where a bucket is empty: NaN
-        return _significant(columns), counts
+    def cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the buckets that got parts, and min, sum, max and count at them: 4 x series x
+        buckets). Counts are floats, as a rollup block stores them: whole numbers far below 2**53."""
+        parts = self.parts
+        if len(parts) == 1:
+            buckets = parts[0][1]
+        else:
+            buckets = np.unique(np.concatenate([part[1] for part in parts])) if parts else np.zeros(0, np.int64)
+        cells = np.empty((4, len(self.ids), len(buckets)))
+        alone = len(parts) == 1 and len(parts[0][0]) == len(self.ids)  # every cell its own
+        if not alone:
+            cells[::2] = np.nan
+            cells[1::2] = 0.0
+        for rows, at, *values in parts:
+            # Views where the rows and buckets are runs, as they usually are.
+            rows = slice(rows[0], rows[-1] + 1) if _consecutive(rows) else rows
+            columns = slice(None) if len(parts) == 1 else buckets.searchsorted(at)
+            if len(parts) > 1 and int(columns[-1]) - int(columns[0]) == len(columns) - 1:
+                columns = slice(columns[0], columns[-1] + 1)
+            where = np.ix_(rows, columns) if not isinstance(rows, slice) and not isinstance(columns, slice) \
+                else (rows, columns)
+            for cell, fold, value in zip(cells, (np.fmin, np.add, np.fmax, np.add), values):
+                cell[where] = value if alone else fold(cell[where], value)
+        return buckets, cells
+
+
+def results(cells: np.ndarray, picked: np.ndarray | None, markers: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Min, avg and max (3 x series x buckets) of Output.cells at the `picked` buckets (all when
+    None; with `markers`, -1 is a gap marker), NaN where a bucket has no data; and the buckets'
+    counts. The cells become the answer."""
+    # take, not indexing: the answer's rows must be C-contiguous for orjson.
+    cells = cells if picked is None else cells.take(picked, axis=2)
+    if markers:
+        cells[:, :, picked < 0] = [[[np.nan]], [[0.0]], [[np.nan]], [[0.0]]]
+    columns, counts = cells[:3], cells[3]
+    with np.errstate(invalid="ignore"):
+        columns[1] /= counts  # 0 / 0 where a bucket is empty: NaN
+    return _significant(columns), counts
 
 
 def as_lists(columns: np.ndarray, empty: np.ndarray) -> list[tuple[list, list, list]]:
-    """Output.results as (min, avg, max) lists per series, None where a bucket has no data."""
+    """results as (min, avg, max) lists per series, None where a bucket has no data."""
     listed = columns.tolist()
     results = []
     for row, gaps in enumerate(empty.any(axis=1).tolist()):

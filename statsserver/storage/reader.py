@@ -26,8 +26,9 @@ from . import processes as history
 from .tiers import MINUTE, RAW, ROLLUPS, Tier
 
 _NEVER = 1 << 62  # ms, later than any stored time
-# Sets of series whose head a reader keeps (until the next commit): a dashboard's charts.
-HEADS_KEPT = 32
+# Sets of series whose head (and unpacked rollups, per tier) a reader keeps until the next
+# commit: a dashboard's charts.
+KEPT = 32
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -95,10 +96,12 @@ class Reader:
         self.path = Path(path)
         self.db = open_for_reading(self.path)
         self._catalog: Catalog | None = None
-        self._catalog_version: int | None = None
-        # The head of a set of series, as matrices, until the next commit: it is the part of a
-        # range query read row by row, and every chart of the last hour reads all of it.
-        self._heads: dict[bytes, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        # PRAGMA data_version as of the last catalog check: it moves on every commit by anyone else.
+        self.version: int | None = None
+        # The head and the unpacked rollups of a set of series, as matrices, until the next
+        # commit: they are the parts of a range query read row by row, and every chart of the
+        # last hour (of a month) reads all of them.
+        self._kept_rows: dict[bytes, object] = {}
 
     def _rows(self, sql: str, parameters=()) -> list[tuple]:
         try:
@@ -109,7 +112,7 @@ class Reader:
     def catalog(self) -> Catalog:
         """The catalog as of the last commit (read again only after one)."""
         version = self._rows("PRAGMA data_version")[0][0]
-        if self._catalog is None or version != self._catalog_version:
+        if self._catalog is None or version != self.version:
             # One snapshot for the three, so that no series is read without its source or group
             # (the caller's, when it has one open).
             own = not self.db.in_transaction
@@ -121,8 +124,8 @@ class Reader:
             finally:
                 if own:
                     self._rows("COMMIT")
-            self._catalog_version = version
-            self._heads = {}
+            self.version = version
+            self._kept_rows = {}
         return self._catalog
 
     def sources(self) -> list[dict]:
@@ -530,51 +533,80 @@ class Reader:
         low, high = to_ms(start), to_ms(end)
         ids = [s.id for s in selected]
         groups = catalog.groups(source, {s.category for s in selected})
+        blocks: dict[Tier, tuple] = {}  # rows of blocks, by tier
+
+        def plan_for(tier: Tier) -> planner.Plan:
+            return planner.plan(tier, low, high, points, to_ms(interval or 0))
+
         if tier is not None:
             chosen = next((t for t in (RAW, *ROLLUPS) if t.name == tier), None)
             if chosen is None:
                 raise ValueError(f"no tier named {tier!r}")
         elif ids:
             probe_group = found.groups.get(selected[0].category, -1)
-            chosen = planner.choose_tier(low, high, points,
-                                         lambda t: self._has_data(t, probe_group, ids[0], low, high))
+
+            def has_data(tier: Tier) -> bool:
+                # A chart's one category: the blocks the tier's folding reads tell, without a probe.
+                if groups == [probe_group]:
+                    rows = blocks[tier] = self._blocks(tier, found.id, groups, low, high, plan_for(tier))
+                    if any(low - tier.span_ms < row[0] < high for row in rows):
+                        return True
+                return self._has_data(tier, probe_group, ids[0], low, high)
+
+            chosen = planner.choose_tier(low, high, points, has_data)
         else:
             chosen = RAW
-        plan = planner.plan(chosen, low, high, points, to_ms(interval or 0))
+        plan = plan_for(chosen)
         result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [],
                   "series": [{**s.fields, "min": [], "avg": [], "max": []} for s in selected]}
         if not selected:
             return result
-        output = planner.Output(ids, plan.count)
+        output = planner.Output(ids)
+        rows = blocks[chosen] if chosen in blocks else self._blocks(chosen, found.id, groups, low, high, plan)
         if chosen is RAW:
-            self._fold_raw(found.id, groups, plan, low, high, output)
+            self._fold_raw(rows, plan, low, high, output)
         else:
-            self._fold_rollups(chosen, groups, ids, plan, output)
-        buckets = output.counts.sum(axis=0).nonzero()[0]
-        picked, centres, markers = buckets, buckets + 0.5, False
+            self._fold_rollups(chosen, rows, plan, output)
+        buckets, cells = output.cells()
+        picked = cells[3].sum(axis=0).nonzero()[0]  # some buckets may have got only empty cells
+        buckets, markers = buckets[picked], False
+        centres = buckets + 0.5
         if interval and len(buckets) > 1:
             gaps = ((buckets[1:] - buckets[:-1]) > 1 + 2 * to_ms(interval) / plan.width).nonzero()[0]
             if markers := len(gaps) > 0:
                 # A marker bucket (picked -1: every series null) just after each bucket that
                 # precedes a gap, so a chart draws a hole rather than a line across it.
-                picked = np.insert(buckets, gaps + 1, -1)
+                picked = np.insert(picked, gaps + 1, -1)
                 centres = np.insert(centres, gaps + 1, buckets[gaps] + 1.0)
-        if len(picked) == plan.count:  # every bucket, the markers' ones empty anyway
-            picked, markers = None, False
+        if len(picked) == cells.shape[2] and not markers:
+            picked = None
         times = (plan.origin + centres * plan.width) / 1000
-        columns, counts = output.results(picked, markers)
+        columns, counts = planner.results(cells, picked, markers)
         result["times"] = times if arrays else times.tolist()
         rows = zip(*columns) if arrays else planner.as_lists(columns, counts == 0)
         for entry, (lows, averages, highs) in zip(result["series"], rows):
             entry["min"], entry["avg"], entry["max"] = lows, averages, highs
         return result
 
-    def _fold_raw(self, source_id, groups, plan, low, high, output) -> None:
+    def _blocks(self, tier: Tier, source_id: int, groups: list[int], low: int, high: int, plan: planner.Plan) -> tuple:
+        """Rows of the blocks of `groups` a query folds, in time order: raw windows' (start,
+        times blob, block blob) overlapping [low, high); or rollup blocks' (start, blob)
+        overlapping the plan's range, widened to the tier's grid."""
+        if tier is RAW:
+            return self._window_rows(source_id, groups, low, high)
+        if not groups:
+            return ()
+        return tuple(sorted(self._rows(
+            f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
+            " AND start > ? AND start < ?", (tier.number, *groups, plan.origin - tier.span_ms, plan.end)),
+            key=lambda row: row[0]))
+
+    def _fold_raw(self, windows, plan, low, high, output) -> None:
         # The blocks of one set of series are folded as one run, window after window, and the
         # head's samples after them: a numpy step costs microseconds whatever its size, and an
         # hour's chart spans four windows and the head.
         runs: dict[bytes, _Run] = {}
-        for ids, times, values, complete in self._joined_windows(source_id, groups, low, high):
+        for ids, times, values, complete in self._joined_windows(windows):
             first, stop = times.searchsorted(low), times.searchsorted(high)
             if first < stop:
                 run = runs[ids.tobytes()] = _Run(ids)
@@ -593,33 +625,37 @@ class Reader:
                 values = values[block_rows]
             output.fold_values(rows, values, planner.Grouping(times, plan, low, high), all(run.complete))
 
-    def _joined_windows(self, source_id, groups, low, high) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+    def _joined_windows(self, rows: tuple) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
         """(series ids, times, values, whether none is missing) for each set of series stored
-        together in the raw windows overlapping [low, high), its windows joined in time order.
+        together in the raw windows of `rows` (as _window_rows gives them), its windows joined
+        in time order.
 
         Joined once for every query of the process that reads the same windows (a chart of the
         last hour reads the same four for twenty minutes), kept with the decoded blocks and
         keyed, like them, by their bytes: a window rewritten (late data, or the open one every
         minute) is simply another key.
         """
-        rows = self._window_rows(source_id, groups, low, high)
         return self._checked(DECODED.get, _joined_windows, rows) if rows else []
 
     def _head_matrices(self, output, low, high) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         """The head's samples in [low, high) as (times, values with a row per series of `output`
         and NaN where one has none, whether none is missing); usually one, none when empty."""
-        key = output.ids.tobytes()
-        whole = self._heads.get(key)
-        if whole is None:
-            if len(self._heads) >= HEADS_KEPT:
-                self._heads.clear()
-            whole = self._heads[key] = self._head(output)
+        whole = self._kept(output.ids.tobytes(), lambda: self._head(output))
         parts = []
         for times, values, missing in whole:
             first, stop = times.searchsorted(low), times.searchsorted(high)
             if first < stop:
                 parts.append((times[first:stop], values[:, first:stop], not missing[first:stop].any()))
         return parts
+
+    def _kept(self, key: bytes, read):
+        """`read()`, read once until the next commit (the catalog's check clears them)."""
+        found = self._kept_rows.get(key, self)
+        if found is self:
+            if len(self._kept_rows) >= KEPT:
+                self._kept_rows.clear()
+            found = self._kept_rows[key] = read()
+        return found
 
     def _head(self, output) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """All of the head of `output`'s series: (times, values, where a column misses a value)."""
@@ -646,48 +682,56 @@ class Reader:
             matrices.append(_matrix(times, matrix))
         return matrices
 
-    def _fold_rollups(self, tier, groups, ids, plan, output) -> None:
+    def _fold_rollups(self, tier, rows, plan, output) -> None:
         # A rollup tier answers whole buckets: the range widens to the tier's grid. A group's
         # blocks are joined into one run, of each the part with data on the plan's buckets.
         low, high = plan.origin, plan.end
         runs: dict[bytes, _Run] = {}
-        if groups:
-            for start, blob in sorted(self._rows(
-                    f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
-                    " AND start > ? AND start < ?", (tier.number, *groups, low - tier.span_ms, high)),
-                    key=lambda row: row[0]):
-                block_ids, aggregates, skipped = self._decoded(_occupied_rollup_block, blob)
-                occupied = start + skipped * tier.step_ms
-                first = max(0, -((occupied - low) // tier.step_ms))
-                stop = min(aggregates.shape[2], -((occupied - high) // tier.step_ms))
-                if first < stop:
-                    grid = np.arange(occupied + first * tier.step_ms, occupied + stop * tier.step_ms, tier.step_ms)
-                    runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(grid, aggregates[:, :, first:stop])
+        for start, blob in rows:
+            block_ids, aggregates, skipped = self._decoded(_occupied_rollup_block, blob)
+            occupied = start + skipped * tier.step_ms
+            first = max(0, -((occupied - low) // tier.step_ms))
+            stop = min(aggregates.shape[2], -((occupied - high) // tier.step_ms))
+            if first < stop:
+                grid = np.arange(occupied + first * tier.step_ms, occupied + stop * tier.step_ms, tier.step_ms)
+                runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(grid, aggregates[:, :, first:stop])
+        # Buckets not yet packed into blocks and the head's samples, as one matrix of buckets kept
+        # until the next commit (every chart of the tier reads all of it), folded in the blocks'
+        # run when it follows them, as it does unless data came late.
+        tail = self._kept(b"tail %d " % tier.number + output.ids.tobytes(), lambda: self._tail(tier, output))
+        if tail is not None:
+            run = runs.get(output.ids.tobytes())
+            if run is None or run.times[-1][-1] > tail[0][0]:
+                run = runs[b"tail"] = _Run(output.ids)
+            run.add(*tail)
         for run in runs.values():
             grid, aggregates = run.joined()
             block_rows, rows = output.rows(run.ids)
             if len(block_rows) != len(run.ids):
                 aggregates = aggregates[:, block_rows]
             output.fold_buckets(rows, planner.Grouping(grid, plan, low, high), aggregates)
-        # Buckets not yet packed into blocks, then the head's samples over the same widened range,
-        # each aggregated by SQLite: wide buckets hold a minute or two of samples in a cell or two.
-        among, ids = _among(ids)
-        self._fold_grouped(output, (
-            f"SELECT series_id, (start - ?) / ? AS bucket, min(min), max(max), sum(sum), sum(count)"
-            f" FROM rollups WHERE tier = ? AND {among} AND start >= ? AND start < ?"
-            f" GROUP BY series_id, bucket"), (low, plan.width, tier.number, *ids, low, high))
-        self._fold_grouped(output, (
-            f"SELECT series_id, (time - ?) / ? AS bucket, min(value), max(value), sum(value), count(*)"
-            f" FROM head WHERE {among} AND time >= ? AND time < ?"
-            f" GROUP BY series_id, bucket"), (low, plan.width, *ids, low, high))
 
-    def _fold_grouped(self, output, sql: str, parameters) -> None:
-        """Rows of (series, bucket, min, max, sum, count), aggregated by SQLite, folded in."""
-        rows = self._rows(sql, parameters)
-        if rows:
-            series, bucket, low_value, high_value, total, count = np.array(rows).T
-            output.merge_cells(output.rows_of(series.astype(np.int64)), bucket.astype(np.int64), low_value,
-                               high_value, total, count)
+    def _tail(self, tier, output) -> tuple[np.ndarray, np.ndarray] | None:
+        """The buckets of `tier` not yet packed into blocks and the head's samples, of `output`'s
+        series: (times, min, max, sum and count stacked as a rollup block's, NaN and 0 where a
+        series has none), or None when there are none."""
+        among, ids = _among(output.ids.tolist())
+        found = self._rows(f"SELECT series_id, start, min, max, sum, count FROM rollups WHERE tier = ? AND {among}"
+                           f" UNION ALL SELECT series_id, time, value, value, value, 1 FROM head WHERE {among}",
+                           (tier.number, *ids, *ids))
+        if not found:
+            return None
+        series, times, *columns = np.array(found).T
+        times, cells = np.unique(times.astype(np.int64), return_inverse=True)
+        cells = (output.rows_of(series.astype(np.int64)), cells)
+        aggregates = np.zeros((4, len(output.ids), len(times)))
+        aggregates[:2] = np.nan
+        # A sample at a bucket's start, or a point pushed over a stored one, shares its cell: both count.
+        for kept, fold, column in zip(aggregates, (np.fmin, np.fmax, np.add, np.add), columns):
+            fold.at(kept, cells, column)
+        for array in (times, aggregates):
+            array.flags.writeable = False
+        return times, aggregates
 
 
 def _joined_windows(rows: tuple) -> tuple:

@@ -168,6 +168,23 @@ def test_planner_reads_the_coarsest_tier_that_gives_the_points(tmp_path):
     writer.close()
 
 
+
+def test_planner_reads_a_finer_tier_where_the_coarser_one_holds_nothing_yet(tmp_path):
+    """The tier a range asks for is chosen by the blocks it reads; with none there, by a probe of
+    its unpacked rollups and the head, and then by the finer tiers'."""
+    path = tmp_path / "store.db"
+    writer = store(path, steady(2 * 3600), interval=1.0)  # two hours, all in the head
+    reader = Reader(path)
+    assert reader.query(SOURCE, T0, T0 + 2 * 3600, 100, categories=["cpu"])["tier"] == "raw"
+    writer.maintain(T0 + 2 * 3600 + 60)  # blocks and rollups now
+    assert reader.query(SOURCE, T0, T0 + 2 * 3600, 100, categories=["cpu"])["tier"] == "1m"
+    writer.write_points(SOURCE, [("cpu", "total", T0 + 3 * 86400 + 5, 1.0)], METRICS)
+    writer.settle()
+    writer.maintain(T0 + 3 * 86400 + 600)  # compacted: a raw block, and its buckets waiting in rollups
+    later = reader.query(SOURCE, T0 + 3 * 86400, T0 + 3 * 86400 + 3600, 30, categories=["cpu"])
+    assert later["tier"] == "1m" and later["series"][0]["max"] == [1.0]
+    writer.close()
+
 EXPIRED_NOW = T0 + 3 * 86400
 
 

@@ -287,11 +287,41 @@ def test_buckets_laid_side_by_side_reduce_as_reduceat_does():
         values = random.normal(size=(4, len(times)))[:, grouping.start:grouping.stop]
         values[random.random(values.shape) < 0.2] = np.nan
         counts = random.integers(0, 3, values.shape)
+        if grouping.trivial:  # a bucket per time: nothing to reduce
+            assert len(set(grouping.buckets.tolist())) == len(grouping.buckets) == grouping.stop - grouping.start
+            continue
         assert (grouping.spread is not None) == (1 < grouping.sizes.max() <= SPREAD_LONGEST)
         for ufunc, matrix in ((np.fmin, values), (np.fmax, values), (np.minimum, np.nan_to_num(values)),
                               (np.add, np.nan_to_num(values)), (np.add, counts)):
             expected = ufunc.reduceat(matrix, grouping.firsts, axis=1)
             assert np.array_equal(grouping.reduce(ufunc, matrix), expected, equal_nan=True), (width, ufunc)
+
+
+def test_output_cells_fold_parts_over_the_buckets_they_cover():
+    import numpy as np
+    from statsserver.storage.planner import Output
+    random = np.random.default_rng(5)
+    for trial in range(50):
+        output = Output([4, 7, 9, 12])
+        expected: dict = {}
+        for _ in range(random.integers(1, 4)):
+            rows = np.sort(random.choice(4, random.integers(1, 5), replace=False))  # runs or not
+            buckets = np.sort(random.choice(30, random.integers(1, 8), replace=False))
+            mins, maxs = random.normal(size=(2, len(rows), len(buckets)))
+            mins[random.random(mins.shape) < 0.2] = np.nan
+            sums, counts = random.normal(size=(len(rows), len(buckets))), random.integers(0, 3, (len(rows), len(buckets)))
+            output.merge(rows, buckets, mins, maxs, sums, counts)
+            for i, row in enumerate(rows.tolist()):
+                for j, bucket in enumerate(buckets.tolist()):
+                    cell = expected.setdefault((row, bucket), [np.nan, 0.0, np.nan, 0.0])
+                    cell[:] = [np.fmin(cell[0], mins[i, j]), cell[1] + sums[i, j], np.fmax(cell[2], maxs[i, j]),
+                               cell[3] + counts[i, j]]
+        buckets, cells = output.cells()
+        assert buckets.tolist() == sorted({bucket for _, bucket in expected})
+        for row in range(4):
+            for column, bucket in enumerate(buckets.tolist()):
+                assert np.allclose(cells[:, row, column], expected.get((row, bucket), [np.nan, 0, np.nan, 0]),
+                                   equal_nan=True), (trial, row, bucket)
 
 
 def test_answers_as_arrays_make_the_same_json_as_lists(writer, path):
