@@ -101,7 +101,10 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
             app.state.ingest.close()
             store.close()
 
+    # FastAPI's OpenTelemetry hooks ask three global providers whether they are set on every
+    # request (a twentieth of a push's cost); StatsServer installs no OpenTelemetry SDK to set them.
     app = FastAPI(title="StatsServer", version=__version__, lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
                   exception_handlers=HANDLERS,
                   description="A machine's resources and their history. Reads need the server's token "
