@@ -36,7 +36,8 @@ def _source(request: Request, source: str | None, catalog=None) -> str:
             return local
         if catalog.sources:
             return catalog.sources[0].name
-        raise BadRequest("no data has been stored yet", "source", status=404)
+        raise BadRequest("no data has been stored yet: run `statsserver collect` on this database, or push a "
+                         "value to /add_data_point", "source", status=404)
     if source not in catalog.by_name:
         raise BadRequest(f"unknown source {source[:100]!r}", "source", status=404)
     return source

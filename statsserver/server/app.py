@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl
 
 import anyio
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
@@ -36,9 +37,21 @@ WEB_ROOT = Path(__file__).resolve().parent.parent / "web" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
+# A person who follows a wrong link gets a page and a way back; programs (and /api) get JSON.
+NOT_FOUND_PAGE = ('<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" '
+                  'content="width=device-width, initial-scale=1"><title>Not found · StatsServer</title>'
+                  '<h1>Not found</h1><p>Nothing is at this address. <a href="/">Open StatsServer</a></p></html>')
+
+
 class WebFiles(StaticFiles):
     async def get_response(self, path: str, scope):
-        response = await super().get_response(path, scope)
+        try:
+            response = await super().get_response(path, scope)
+        except HTTPException as error:
+            wants_page = any(name == b"accept" and b"text/html" in value for name, value in scope["headers"])
+            if error.status_code != 404 or not wants_page or path.split("/", 1)[0] == "api":
+                raise
+            return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
         fingerprinted = path.startswith("assets/")
         response.headers["cache-control"] = IMMUTABLE if fingerprinted else "no-cache"
         return response

@@ -102,6 +102,21 @@ def test_a_push_that_names_no_unit_or_graph_setting_keeps_the_categorys(start_se
         assert {(s["unit"], s["graph"]) for s in catalog.values()} == {("m³", True)}
 
 
+def test_a_wrong_address_is_a_page_for_a_browser_and_json_for_a_program(start_server):
+    server = start_server(command="serve")
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Authorization": f"Bearer {server.token}"}
+    page = httpx2.get(server.url + "/no/such/page", headers=browser)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert '<a href="/">' in page.text
+    for path, headers in (("/no/such/page", {}), ("/api/no-such-route", browser)):
+        answer = httpx2.get(server.url + path, headers={**headers, "Authorization": f"Bearer {server.token}"})
+        assert answer.status_code == 404 and answer.json() == {"error": "Not Found"}, path
+    # An empty database says how to fill it.
+    with server.client() as client:
+        empty = client.get("/api/data").json()
+    assert empty["field"] == "source" and "statsserver collect" in empty["error"] and "/add_data_point" in empty["error"]
+
+
 def test_a_wrong_method_on_a_push_route_is_a_405_naming_the_allowed_ones(start_server):
     server = start_server(command="serve")
     for method, path, allowed in [("GET", "/api/points", "POST"), ("GET", "/api/v2/write", "POST"),
