@@ -822,6 +822,32 @@ def test_a_time_label_at_the_charts_right_edge_is_never_cut(open_page, device):
     assert app.errors == []
 
 
+def test_the_live_feed_continues_from_the_end_of_the_data_a_page_loaded(open_page):
+    """What is stored between the page's data request and its feed's connection must reach it:
+    the page asks the feed for what came after the end of the data it has."""
+
+    def live_request(app):
+        for _ in range(100):
+            found = [url for url in app.requests if "/api/live" in url]
+            if found:
+                return parse_qs(urlparse(found[-1]).query)
+            app.page.wait_for_timeout(100)
+        raise AssertionError("the page never connected to the live feed")
+
+    app = open_page(viewport={"width": 1440, "height": 900})
+    app.sign_in()
+    app.open()
+    data_end = parse_qs(urlparse(app.data_requests()[-1]).query)["to"][0]
+    assert live_request(app)["since"] == [data_end]
+    # A window in the past continues nothing: its page takes no backlog.
+    past = open_page(viewport={"width": 1440, "height": 900})
+    past.sign_in()
+    now = time.time()
+    past.open(f"?source={SOURCE}&from={now - 3 * 3600:.0f}&to={now - 2 * 3600:.0f}")
+    assert "since" not in live_request(past)
+    assert app.errors == [] and past.errors == []
+
+
 def test_a_window_in_the_past_gains_no_live_samples_but_the_value_cards_do(open_page, web_server):
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()

@@ -200,7 +200,8 @@ async function load() {
     }
     if (signal.aborted) return;
     loadLatest(source);
-    if (state.live && !state.stopLive) startLive(win.to);
+    // A window ending now continues from its end; one in the past gains nothing from a backlog.
+    if (state.live && !state.stopLive) startLive(follows() ? win.to : undefined);
   } catch (error) {
     if (error.name === "AbortError") return;
     failed(error);
