@@ -838,8 +838,8 @@ def test_the_live_feed_continues_from_the_end_of_the_data_a_page_loaded(open_pag
     app = open_page(viewport={"width": 1440, "height": 900})
     app.sign_in()
     app.open()
-    data_end = parse_qs(urlparse(app.data_requests()[-1]).query)["to"][0]
-    assert live_request(app)["since"] == [data_end]
+    data_end = float(parse_qs(urlparse(app.data_requests()[-1]).query)["to"][0])
+    assert [float(since) for since in live_request(app)["since"]] == [data_end]
     # A window in the past continues nothing: its page takes no backlog.
     past = open_page(viewport={"width": 1440, "height": 900})
     past.sign_in()
