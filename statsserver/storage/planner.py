@@ -145,23 +145,21 @@ class Output:
 
     def __init__(self, ids: list[int]) -> None:
         self.ids = np.array(ids, np.int64)
-        self.row_of = {series_id: row for row, series_id in enumerate(ids)}
         self._by_id = self.ids.argsort(kind="stable") if ids != sorted(ids) else None
         self.parts: list[tuple] = []
 
     def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows of a block that were asked for, their rows here)."""
-        found = [(i, self.row_of[series_id]) for i, series_id in enumerate(ids.tolist()) if series_id in self.row_of]
-        if not found:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        block_rows, rows = zip(*found)
-        return np.array(block_rows), np.array(rows)
+        rows = self.rows_of(ids).clip(max=len(self.ids) - 1)
+        block_rows = (self.ids[rows] == ids).nonzero()[0]
+        return block_rows, rows[block_rows]
 
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
-        """The rows here of `ids`, every one of which was asked for."""
+        """The rows here of `ids`; for an id not asked for, a row past the end or another's."""
         if self._by_id is None:
             return self.ids.searchsorted(ids)
-        return self._by_id[self.ids.searchsorted(ids, sorter=self._by_id)]
+        found = self.ids.searchsorted(ids, sorter=self._by_id).clip(max=len(self.ids) - 1)
+        return self._by_id[found]
 
     def merge(self, rows: np.ndarray, buckets: np.ndarray, mins, maxs, sums, counts) -> None:
         """Fold in a matrix (rows x buckets); neither holds an index twice, and buckets increase."""
