@@ -9,6 +9,11 @@ Each event's id is its sample's time. A client that says which samples it has (`
 Last-Event-ID its EventSource sends when it reconnects) gets those stored after them first:
 else a sample stored between a page's data request and its connection, or while it was away,
 would never reach it.
+
+When the clock steps back (NTP correcting a clock that ran ahead), new samples are stamped
+before the ones already sent, and a feed waiting for later times would stay silent until the
+clock caught up. The feed notices, drops its clients, and starts from the corrected time; their
+EventSources reconnect and the pages reload what they show.
 """
 
 from __future__ import annotations
@@ -56,10 +61,11 @@ class Client:
 
 
 class Feed:
-    def __init__(self, read_since, read_last_time, poll_seconds: float) -> None:
+    def __init__(self, read_since, read_last_time, poll_seconds: float, clock=time.time) -> None:
         self.read_since = read_since  # (source, after, until) -> [{"time", "values"}], run in a thread
         self.read_last_time = read_last_time  # (source) -> newest stored time or None
         self.poll_seconds = poll_seconds
+        self.clock = clock  # the wall clock, as the collector's samples are stamped (tests step it)
         self.clients: set[Client] = set()
         self.after: dict[str, float] = {}
         self.closed = False
@@ -93,7 +99,15 @@ class Feed:
                     log.exception("live feed: reading new samples of %s failed", source)
 
     async def _poll(self, source: str) -> None:
-        until = time.time() + AHEAD_SECONDS
+        until = self.clock() + AHEAD_SECONDS
+        if self.after.get(source, 0.0) > until:
+            log.warning("live feed: the clock stepped back %.0f s; its clients of %s start again from now",
+                        self.after[source] - until + AHEAD_SECONDS, source)
+            self.after[source] = self.clock()
+            for client in [c for c in self.clients if c.source == source]:
+                self.unsubscribe(client)
+                client.close()
+            return
         if source not in self.after:
             last = await asyncio.to_thread(self.read_last_time, source)
             self.after[source] = min(last, until) if last is not None else 0.0
@@ -114,8 +128,12 @@ class Feed:
     def response(self, source: str, since: float | None = None) -> "EventStream":
         return EventStream(self, source, since)
 
+    def ahead(self, at: float) -> bool:
+        """Whether a time is further ahead than any sample the feed sends: from before the clock stepped back."""
+        return at > self.clock() + AHEAD_SECONDS
+
     async def backlog(self, source: str, since: float) -> list[dict]:
-        now = time.time()
+        now = self.clock()
         return await asyncio.to_thread(self.read_since, source, max(since, now - BACKLOG_SECONDS), now + AHEAD_SECONDS)
 
 
@@ -131,7 +149,9 @@ class EventStream(Response):
     def __init__(self, feed: Feed, source: str, since: float | None) -> None:  # no body to render: no super()
         self.feed = feed
         self.source = source
-        self.since = since
+        # A client that has samples from before the clock stepped back would wait for times
+        # that are an hour (or so) away: it starts from now instead.
+        self.since = None if since is not None and feed.ahead(since) else since
         self.status_code = 200
         self.background = None
         self.raw_headers = []

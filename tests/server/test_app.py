@@ -118,6 +118,54 @@ def test_a_point_pushed_far_ahead_does_not_silence_the_feed(make_config):
     assert event == {"time": round(now, 3), "values": {"m": {"x": 3.0}}}
 
 
+def test_after_the_clock_steps_back_the_feed_sends_samples_stamped_by_the_corrected_clock(make_config):
+    config = make_config()
+    writer = Writer(config.database_path)
+    reader = Reader(config.database_path)
+    offset = [3600.0]  # the clock ran an hour ahead
+    clock = lambda: time.time() + offset[0]  # noqa: E731
+    writer.write("a", clock(), {"m": {"x": 1.0}}, {"m": gauge()})
+
+    async def next_event(stream):
+        body = b""
+        while b"data: " not in body:
+            message = await asyncio.wait_for(stream.get(), 2)
+            body = message.get("body", b"")
+        return json.loads(body.split(b"data: ")[1])
+
+    async def connect(feed, since=None):
+        """An EventSource's stream, as the ASGI messages it is sent."""
+        messages = asyncio.Queue()
+        disconnect = asyncio.Event()
+
+        async def receive():
+            await disconnect.wait()
+            return {"type": "http.disconnect"}
+
+        task = asyncio.create_task(feed.response("a", since)({"type": "http"}, receive, messages.put))
+        await asyncio.sleep(0.05)
+        return messages, task
+
+    async def scenario():
+        feed = Feed(reader.since, reader.last_time, poll_seconds=0.01, clock=clock)
+        task = asyncio.create_task(feed.run())
+        before, before_task = await connect(feed)
+        writer.write("a", clock(), {"m": {"x": 2.0}}, {"m": gauge()})
+        last_sent = await next_event(before)
+        offset[0] = 0.0  # NTP corrects it
+        await asyncio.wait_for(before_task, 2)  # dropped: its EventSource reconnects
+        after, _ = await connect(feed, since=last_sent["time"])  # with the Last-Event-ID it had
+        writer.write("a", clock(), {"m": {"x": 3.0}}, {"m": gauge()})
+        corrected = await next_event(after)
+        feed.close()
+        await asyncio.wait_for(task, 2)
+        return last_sent, corrected
+
+    last_sent, corrected = run(scenario())
+    assert last_sent["values"] == {"m": {"x": 2.0}}
+    assert corrected["values"] == {"m": {"x": 3.0}} and corrected["time"] < last_sent["time"] - 3000
+
+
 def test_a_client_that_falls_behind_is_dropped(make_config, monkeypatch):
     monkeypatch.setattr(feed_module, "QUEUE_SIZE", 3)
     samples = [{"time": T0 + i, "values": {"m": {"x": float(i)}}} for i in range(10)]
