@@ -169,7 +169,10 @@ class AccessControl:
         if self.valid(presented) or (path in INGEST_PATHS and self.trusted_local(scope, headers)):
             await self.app(scope, receive, send_with_headers)
             return
-        reason = "a valid token is required" if presented else "sign in: this server needs its token"
+        # Said to programs as much as to the web app (which shows its sign-in page on any 401).
+        reason = "a valid token is required" if presented else (
+            "this server needs its token (printed at start, and in the file token in its data directory): "
+            "send it as an Authorization: Bearer header or a token= parameter")
         await _respond(send_with_headers, 401, {"error": reason},
                        [(b"www-authenticate", b'Bearer realm="statsserver"')])
 

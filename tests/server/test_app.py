@@ -33,7 +33,8 @@ def remote_client(make_config):
 
 @pytest.mark.parametrize("method, path", ROUTES)
 def test_a_remote_client_needs_the_right_token_for_every_route(remote_client, method, path):
-    assert remote_client.request(method, path).status_code == 401
+    none = remote_client.request(method, path)
+    assert none.status_code == 401 and "Authorization: Bearer" in none.json()["error"]
     wrong = remote_client.request(method, path, headers={"Authorization": "Bearer wrong-token!"})
     assert wrong.status_code == 401 and wrong.json() == {"error": "a valid token is required"}
 
