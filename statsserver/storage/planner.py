@@ -74,15 +74,17 @@ class Grouping:
     """Which output bucket each of a sorted run of times falls in, computed once and shared by
     every series stored against those times (a raw window's series share its times)."""
 
-    __slots__ = ("start", "stop", "buckets", "firsts", "sizes", "trivial", "spread", "its_own")
+    __slots__ = ("start", "stop", "buckets", "firsts", "sizes", "trivial", "spread", "its_own", "unbroken")
 
     def __init__(self, times: np.ndarray, plan: Plan, low: int, high: int) -> None:
         # Array methods rather than numpy's functions: this runs for every block a query reads,
         # on a few hundred times, where the functions' Python wrappers cost as much as the work.
         self.start = int(times.searchsorted(low))
         self.stop = int(times.searchsorted(high))
+        self.spread = self.its_own = self.firsts = self.sizes = self.unbroken = None
+        if plan.tier.step_ms and self._unbroken(times[self.start:self.stop], plan):
+            return
         inside = (times[self.start:self.stop] - plan.origin) // plan.width
-        self.spread = self.its_own = self.firsts = self.sizes = None
         steps = inside[1:] != inside[:-1]
         self.trivial = bool(steps.all())
         if self.trivial:  # a bucket per time, as samples one bucket apart give
@@ -101,6 +103,38 @@ class Grouping:
             self.its_own = columns < (self.firsts + self.sizes)[:, None]
             self.spread = np.where(self.its_own, columns, self.firsts[:, None])
 
+    def _unbroken(self, times: np.ndarray, plan: Plan) -> bool:
+        """A rollup tier's buckets one after another, as a chart's blocks and their tail usually
+        are: the output buckets follow from the first time and the count. Then `unbroken` is
+        (columns of the first output bucket, of the widest), for laid_out."""
+        step, count = plan.tier.step_ms, len(times)
+        per_bucket = plan.width // step
+        if count < 2 or not 1 < per_bucket <= SPREAD_LONGEST or not ((times[1:] - times[:-1]) == step).all():
+            return False
+        offset = int(times[0]) - plan.origin
+        first = min(per_bucket - offset % plan.width // step, count)
+        buckets = 1 + -(-(count - first) // per_bucket)
+        longest = per_bucket if buckets > 2 else max(first, count - first)
+        self.buckets = np.arange(offset // plan.width, offset // plan.width + buckets)
+        self.trivial = longest == 1
+        self.unbroken = first, longest
+        return True
+
+    def laid_out(self, matrix: np.ndarray, padding: np.ndarray) -> np.ndarray:
+        """An unbroken run's `matrix` (..., times) as (..., buckets, columns): each output
+        bucket's columns side by side, then `padding` (one value per row) up to the widest
+        bucket's, as `spread` and `its_own` lay them out."""
+        first, longest = self.unbroken
+        count = matrix.shape[-1]
+        shape = (*matrix.shape[:-1], len(self.buckets), longest)
+        if first == longest and count == len(self.buckets) * longest:
+            return matrix.reshape(shape)
+        laid = np.empty((*matrix.shape[:-1], len(self.buckets) * longest))
+        laid[...] = padding
+        laid[..., :first] = matrix[..., :first]
+        laid[..., longest:longest + count - first] = matrix[..., first:]
+        return laid.reshape(shape)
+
     def __len__(self) -> int:
         return len(self.buckets)
 
@@ -116,15 +150,23 @@ class Grouping:
         columns = matrix[..., self.spread]
         if ufunc is np.add:
             columns = np.where(self.its_own, columns, 0)
-        # As reduceat adds: the first, plus the sum of the others from left to right.
-        rest = columns[..., 1]
-        for column in range(2, columns.shape[-1]):
-            rest = ufunc(rest, columns[..., column])
-        return ufunc(columns[..., 0], rest)
+        return _across(ufunc, columns)
+
+
+def _across(ufunc: np.ufunc, columns: np.ndarray) -> np.ndarray:
+    """`ufunc` over the last axis, as reduceat adds: the first, plus the sum of the others from
+    left to right."""
+    rest = columns[..., 1]
+    for column in range(2, columns.shape[-1]):
+        rest = ufunc(rest, columns[..., column])
+    return ufunc(columns[..., 0], rest)
 
 
 # Up to this many columns in a bucket, Grouping.reduce lays them side by side.
 SPREAD_LONGEST = 8
+# What pads a bucket's columns in a rollup block's min, max, sum and count: nothing, for fmin
+# and fmax, and zeros.
+_ROLLUP_PADDING = np.array([np.nan, np.nan, 0.0, 0.0])[:, None, None]
 
 
 class Output:
@@ -190,6 +232,11 @@ class Output:
         aggregates = aggregates[:, :, grouping.start:grouping.stop]
         if grouping.trivial:
             self.merge(rows, grouping.buckets, *aggregates)
+            return
+        if grouping.unbroken is not None:
+            laid = grouping.laid_out(aggregates, _ROLLUP_PADDING)
+            self.merge(rows, grouping.buckets, _across(np.fmin, laid[0]), _across(np.fmax, laid[1]),
+                       *_across(np.add, laid[2:]))
             return
         totals = grouping.reduce(np.add, aggregates[2:])
         self.merge(rows, grouping.buckets, grouping.reduce(np.fmin, aggregates[0]),

@@ -297,6 +297,31 @@ def test_buckets_laid_side_by_side_reduce_as_reduceat_does():
             assert np.array_equal(grouping.reduce(ufunc, matrix), expected, equal_nan=True), (width, ufunc)
 
 
+def test_an_unbroken_run_of_rollup_buckets_folds_as_reduceat_does():
+    import numpy as np
+    from statsserver.storage.planner import Grouping, Output, Plan, SPREAD_LONGEST
+    from statsserver.storage.tiers import ROLLUPS
+    tier, random = ROLLUPS[0], np.random.default_rng(7)
+    for per_bucket in range(2, SPREAD_LONGEST + 2):
+        plan = Plan(tier, 0, per_bucket * tier.step_ms, 1000)
+        for skipped in range(per_bucket):  # the run may start anywhere in an output bucket
+            for count in (2, 3, per_bucket, per_bucket + 1, 5 * per_bucket - 1):
+                times = (skipped + np.arange(count)) * tier.step_ms
+                grouping = Grouping(times, plan, plan.origin, plan.end)
+                assert (grouping.unbroken is not None) == (per_bucket <= SPREAD_LONGEST)
+                aggregates = random.normal(size=(4, 3, count))
+                aggregates[:2][random.random((2, 3, count)) < 0.2] = np.nan
+                output = Output([1, 2, 3])
+                output.fold_buckets(np.arange(3), grouping, aggregates)
+                buckets, cells = output.cells()
+                inside = times // plan.width
+                firsts = np.flatnonzero(np.diff(inside, prepend=-1))
+                assert buckets.tolist() == inside[firsts].tolist()
+                for cell, ufunc, matrix in zip(cells, (np.fmin, np.add, np.fmax, np.add), aggregates[[0, 2, 1, 3]]):
+                    assert np.array_equal(cell, ufunc.reduceat(matrix, firsts, axis=1), equal_nan=True), \
+                        (per_bucket, skipped, count, ufunc)
+
+
 def test_output_cells_fold_parts_over_the_buckets_they_cover():
     import numpy as np
     from statsserver.storage.planner import Output
