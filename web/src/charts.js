@@ -4,6 +4,7 @@ import uPlot from "uplot";
 import { binaryIncrements, formatAxisTime, formatTick, formatValue, titleOf } from "./format.js";
 import { plotColumns } from "./data.js";
 import { bandColumns } from "./bands.js";
+import { lineColumns } from "./lines.js";
 
 export const SYNC_KEY = "statsserver";
 
@@ -51,7 +52,8 @@ export function createChart(box, size, store, group, context, colors) {
   const series = [{}];
   group.labels.forEach((label, i) => {
     const color = colorOf(colors, i);
-    series.push({ label, stroke: color, width: 1.5, points: { show: lone, size: 6, fill: color, stroke: color }, spanGaps,
+    // drawLines draws the line (lines.js says why not uPlot); uPlot draws a lone value's dot.
+    series.push({ label, stroke: color, width: LINE_WIDTH, paths: () => null, points: { show: lone, size: 6, fill: color, stroke: color }, spanGaps,
                   value: (u, v) => formatValue(v, unit) });
   });
   // The min and max are not lines: drawBands fills between them. Kept as series so that the
@@ -96,7 +98,7 @@ export function createChart(box, size, store, group, context, colors) {
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
       drawAxes: [(u) => drawBands(u, n, spanGaps, colors)], // over the grid, under the lines
-      draw: [(u) => drawPin(u, context.pinned(), colors.pin), (u) => showPicture(u, colors.panel)],
+      draw: [(u) => drawLines(u, n, spanGaps, colors), (u) => drawPin(u, context.pinned(), colors.pin), (u) => showPicture(u, colors.panel)],
     },
   };
   chart = new uPlot(options, plotColumns(store, group), box);
@@ -186,6 +188,28 @@ function drawBands(u, n, spanGaps, colors) {
     bandColumns(u.data[0], u.data[1 + n + j], u.data[1 + 2 * n + j], first - 1, last + 1, spanGaps, x, y, fill);
   }
   ctx.restore();
+}
+
+// CSS pixels.
+const LINE_WIDTH = 1.5;
+
+function drawLines(u, n, spanGaps, colors) {
+  const [first, last] = u.series[0].idxs || [];
+  if (first === null || first === undefined || last === null || last === undefined) return;
+  const { ctx, bbox } = u;
+  const x = (t) => u.valToPos(t, "x", true);
+  const y = (v) => u.valToPos(v, "y", true);
+  const width = LINE_WIDTH * uPlot.pxRatio;
+  // As far as a stroke would reach: half its width past the plot's top and bottom.
+  const across = [bbox.left, bbox.left + bbox.width];
+  const down = [bbox.top - width / 2, bbox.top + bbox.height + width / 2];
+  const fill = (left, top, w, h) => ctx.fillRect(left, top, w, h);
+  for (let j = 0; j < n; j += 1) {
+    if (!u.series[1 + j].show) continue;
+    ctx.fillStyle = colorOf(colors, j);
+    // One value either side of the window, so the line enters from the edge.
+    lineColumns(u.data[0], u.data[1 + j], first - 1, last + 1, spanGaps, x, y, width, across, down, fill);
+  }
 }
 
 // About the width of one character of an axis label (11 px), a little generous.
