@@ -4,7 +4,7 @@ import uPlot from "uplot";
 import { binaryIncrements, formatAxisTime, formatTick, formatValue, titleOf } from "./format.js";
 import { plotColumns } from "./data.js";
 import { bandColumns } from "./bands.js";
-import { lineColumns } from "./lines.js";
+import { covers, lineColumns, paintColumns } from "./lines.js";
 
 export const SYNC_KEY = "statsserver";
 
@@ -97,8 +97,11 @@ export function createChart(box, size, store, group, context, colors) {
         }
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
-      drawAxes: [(u) => drawBands(u, n, spanGaps, colors)], // over the grid, under the lines
-      draw: [(u) => drawLines(u, n, spanGaps, colors), (u) => drawPin(u, context.pinned(), colors.pin), (u) => showPicture(u, colors.panel)],
+      drawAxes: [(u) => {
+        u.lines = lineColumnsOf(u, n, spanGaps); // first: the bands need not be painted where a line will cover them
+        drawBands(u, n, spanGaps, colors);
+      }], // over the grid, under the lines
+      draw: [(u) => drawLines(u, colors), (u) => drawPin(u, context.pinned(), colors.pin), (u) => showPicture(u, colors.panel)],
     },
   };
   chart = new uPlot(options, plotColumns(store, group), box);
@@ -177,7 +180,12 @@ function drawBands(u, n, spanGaps, colors) {
   const { ctx, bbox } = u;
   const x = (t) => u.valToPos(t, "x", true);
   const y = (v) => u.valToPos(v, "y", true);
-  const fill = (left, top, width, height) => ctx.fillRect(left, top, width, height);
+  const lines = u.lines;
+  // A column the opaque line covers would not show: most of a band where buckets hold one or two
+  // samples each.
+  const fill = (left, top, width, height) => {
+    if (!lines.some((line) => line && covers(line, left, top, width, height))) ctx.fillRect(left, top, width, height);
+  };
   ctx.save();
   ctx.beginPath();
   ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
@@ -193,23 +201,29 @@ function drawBands(u, n, spanGaps, colors) {
 // CSS pixels.
 const LINE_WIDTH = 1.5;
 
-function drawLines(u, n, spanGaps, colors) {
+function lineColumnsOf(u, n, spanGaps) {
   const [first, last] = u.series[0].idxs || [];
-  if (first === null || first === undefined || last === null || last === undefined) return;
-  const { ctx, bbox } = u;
+  if (first === null || first === undefined || last === null || last === undefined) return [];
+  const { bbox } = u;
   const x = (t) => u.valToPos(t, "x", true);
   const y = (v) => u.valToPos(v, "y", true);
   const width = LINE_WIDTH * uPlot.pxRatio;
   // As far as a stroke would reach: half its width past the plot's top and bottom.
   const across = [bbox.left, bbox.left + bbox.width];
   const down = [bbox.top - width / 2, bbox.top + bbox.height + width / 2];
+  // One value either side of the window, so the line enters from the edge.
+  return Array.from({ length: n }, (_, j) => (u.series[1 + j].show
+    ? lineColumns(u.data[0], u.data[1 + j], first - 1, last + 1, spanGaps, x, y, width, across, down) : null));
+}
+
+function drawLines(u, colors) {
+  const { ctx } = u;
   const fill = (left, top, w, h) => ctx.fillRect(left, top, w, h);
-  for (let j = 0; j < n; j += 1) {
-    if (!u.series[1 + j].show) continue;
+  (u.lines || []).forEach((line, j) => {
+    if (!line) return;
     ctx.fillStyle = colorOf(colors, j);
-    // One value either side of the window, so the line enters from the edge.
-    lineColumns(u.data[0], u.data[1 + j], first - 1, last + 1, spanGaps, x, y, width, across, down, fill);
-  }
+    paintColumns(line, fill);
+  });
 }
 
 // About the width of one character of an axis label (11 px), a little generous.

@@ -13,11 +13,11 @@ const present = (v) => v !== null && v !== undefined;
 /**
  * The line through (x(times[i]), y(values[i])) for i from `first` to `last`, `width` pixels wide
  * with round joins, as it crosses each pixel column between x `from` and `to`, its ends clamped
- * to `top` and `bottom`. A missing value breaks the line, unless
- * `spanGaps`; a value with no neighbour to join draws nothing (the chart marks it as a dot).
- * fill(left, top, width, height) paints, one call a column.
+ * to `top` and `bottom`: { left (the first column's x), upper, lower (each column's ends; none
+ * where lower <= upper) }. A missing value breaks the line, unless `spanGaps`; a value with no
+ * neighbour to join draws nothing (the chart marks it as a dot).
  */
-export function lineColumns(times, values, first, last, spanGaps, x, y, width, [from, to], [top, bottom], fill) {
+export function lineColumns(times, values, first, last, spanGaps, x, y, width, [from, to], [top, bottom]) {
   // Whole pixels: a column astride two would paint both at half strength, and show the page through.
   const left = Math.floor(from);
   const columns = Math.max(0, Math.ceil(to) - left);
@@ -90,8 +90,23 @@ export function lineColumns(times, values, first, last, spanGaps, x, y, width, [
     [px, py, joined] = [cx, cy, true];
   }
   for (let c = 0; c < columns; c += 1) {
-    const from = Math.max(top, upper[c]);
-    const to = Math.min(bottom, lower[c]);
-    if (to > from) fill(left + c, from, 1, to - from);
+    upper[c] = Math.max(top, upper[c]);
+    lower[c] = Math.min(bottom, lower[c]);
   }
+  return { left, upper, lower };
+}
+
+/** Paint a line's columns: fill(left, top, width, height), one call a column. */
+export function paintColumns({ left, upper, lower }, fill) {
+  for (let c = 0; c < upper.length; c += 1) if (lower[c] > upper[c]) fill(left + c, upper[c], 1, lower[c] - upper[c]);
+}
+
+/**
+ * Whether the line covers the rectangle (whole pixel columns from `x`, `width` wide) in each of
+ * its columns: painted over by the opaque line, what is under it need not be painted at all.
+ */
+export function covers({ left, upper, lower }, x, top, width, height) {
+  if (x < left || x + width > left + upper.length) return false;
+  for (let c = x - left; c < x - left + width; c += 1) if (upper[c] > top || lower[c] < top + height) return false;
+  return true;
 }

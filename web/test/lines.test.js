@@ -1,16 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { lineColumns } from "../src/lines.js";
+import { covers, lineColumns, paintColumns } from "../src/lines.js";
 
 // Pixels: x = t, y = v; a plot from 0 to 100 both ways unless given.
 const columns = (times, values, { width = 4, spanGaps = false, across = [0, 100], down = [0, 100] } = {}) => {
   const out = new Map();
-  lineColumns(times, values, 0, times.length - 1, spanGaps, (t) => t, (v) => v, width, across, down,
-    (left, top, w, height) => {
-      assert.equal(w, 1);
-      assert.ok(!out.has(left), `column ${left} painted twice`);
-      out.set(left, [top, top + height]);
-    });
+  const line = lineColumns(times, values, 0, times.length - 1, spanGaps, (t) => t, (v) => v, width, across, down);
+  paintColumns(line, (left, top, w, height) => {
+    assert.equal(w, 1);
+    assert.ok(!out.has(left), `column ${left} painted twice`);
+    out.set(left, [top, top + height]);
+  });
   return out;
 };
 
@@ -77,4 +77,12 @@ test("columns stay inside the plot: none left or right of it, clamped at its top
   const out = columns([-50, 150], [1, 1], { across: [10, 60], down: [0, 100] });
   assert.deepEqual([Math.min(...out.keys()), Math.max(...out.keys())], [10, 59]);
   for (const [top, bottom] of out.values()) assert.deepEqual([top, bottom], [0, 3]);
+});
+
+test("what lies wholly under the line is covered; what reaches past it, or past its ends, is not", () => {
+  const line = lineColumns([20, 40], [50, 50], 0, 1, false, (t) => t, (v) => v, 4, [0, 100], [0, 100]);
+  assert.ok(covers(line, 25, 48.5, 10, 3)); // inside 48–52 from column 25 to 34
+  assert.ok(!covers(line, 25, 47, 10, 3)); // above its top
+  assert.ok(!covers(line, 35, 49, 10, 2)); // columns 40–44: past the round end
+  assert.ok(!covers(line, 95, 49, 10, 2)); // past the last column it has
 });
