@@ -24,10 +24,6 @@ export function lineColumns(times, values, first, last, spanGaps, x, y, width, [
   const upper = new Float64Array(columns).fill(Infinity);
   const lower = new Float64Array(columns).fill(-Infinity);
   const r = width / 2;
-  const cover = (c, from, to) => {
-    if (from < upper[c]) upper[c] = from;
-    if (to > lower[c]) lower[c] = to;
-  };
   // Columns whose centres lie in [from, to]: c with left + c + 0.5 in it.
   const firstColumn = (from) => Math.max(0, Math.ceil(from - left - 0.5));
   const lastColumn = (to) => Math.min(columns - 1, Math.floor(to - left - 0.5));
@@ -35,36 +31,48 @@ export function lineColumns(times, values, first, last, spanGaps, x, y, width, [
     for (let c = firstColumn(cx - r), end = lastColumn(cx + r); c <= end; c += 1) {
       const dx = left + c + 0.5 - cx;
       const h = Math.sqrt(Math.max(0, r * r - dx * dx));
-      cover(c, cy - h, cy + h);
+      if (cy - h < upper[c]) upper[c] = cy - h;
+      if (cy + h > lower[c]) lower[c] = cy + h;
     }
   };
-  // The stroke's body between two points: a rectangle turned along the segment. Where a column's
-  // centre line crosses it, between the lowest and highest crossing of its four sides.
+  // The stroke's body between two points: a rectangle along the segment. On a column's centre
+  // line it spans the segment's height there plus h either way, as far as the rectangle's ends
+  // (perpendicular to the segment at each point) allow. Points come in time order: x0 <= x1.
   const body = (x0, y0, x1, y1) => {
     const dx = x1 - x0;
     const dy = y1 - y0;
-    const length = Math.hypot(dx, dy);
-    if (!length) return;
-    const nx = (-dy / length) * r;
-    const ny = (dx / length) * r;
-    const corners = [x0 + nx, y0 + ny, x1 + nx, y1 + ny, x1 - nx, y1 - ny, x0 - nx, y0 - ny];
-    const from = Math.min(corners[0], corners[2], corners[4], corners[6]);
-    const to = Math.max(corners[0], corners[2], corners[4], corners[6]);
-    for (let c = firstColumn(from), end = lastColumn(to); c <= end; c += 1) {
-      const xc = left + c + 0.5;
-      let low = Infinity;
-      let high = -Infinity;
-      for (let k = 0; k < 8; k += 2) {
-        const ax = corners[k];
-        const ay = corners[k + 1];
-        const bx = corners[(k + 2) % 8];
-        const by = corners[(k + 3) % 8];
-        if ((ax - xc) * (bx - xc) > 0 || ax === bx) continue;
-        const yc = ay + ((by - ay) * (xc - ax)) / (bx - ax);
-        if (yc < low) low = yc;
-        if (yc > high) high = yc;
+    const squared = dx * dx + dy * dy;
+    if (!squared) return;
+    const length = Math.sqrt(squared);
+    const reach = (r * Math.abs(dy)) / length; // how far the ends' corners lie left and right of the points
+    const end = lastColumn(x1 + reach);
+    if (!dx) {
+      for (let c = firstColumn(x0 - r); c <= lastColumn(x0 + r); c += 1) {
+        upper[c] = Math.min(upper[c], y0, y1);
+        lower[c] = Math.max(lower[c], y0, y1);
       }
-      if (high >= low) cover(c, low, high);
+      return;
+    }
+    const slope = dy / dx;
+    const h = (r * length) / dx;
+    for (let c = firstColumn(x0 - reach); c <= end; c += 1) {
+      const along = left + c + 0.5 - x0;
+      const middle = y0 + slope * along;
+      let low = middle - h;
+      let high = middle + h;
+      if (dy) {
+        // Where the rectangle's ends cross this column: the points whose projection onto the
+        // segment falls on P0 or on P1.
+        const atStart = y0 - (along * dx) / dy;
+        const atEnd = y0 + (squared - along * dx) / dy;
+        low = Math.max(low, Math.min(atStart, atEnd));
+        high = Math.min(high, Math.max(atStart, atEnd));
+      } else if (along < 0 || along > dx) {
+        continue;
+      }
+      if (high < low) continue;
+      if (low < upper[c]) upper[c] = low;
+      if (high > lower[c]) lower[c] = high;
     }
   };
   let px = 0;
@@ -87,7 +95,9 @@ export function lineColumns(times, values, first, last, spanGaps, x, y, width, [
     } else {
       round = false;
     }
-    [px, py, joined] = [cx, cy, true];
+    px = cx;
+    py = cy;
+    joined = true;
   }
   for (let c = 0; c < columns; c += 1) {
     upper[c] = Math.max(top, upper[c]);
