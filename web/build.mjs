@@ -4,7 +4,7 @@
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { iconSvg, iconPng } from "./icons.mjs";
 
@@ -12,13 +12,19 @@ const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "..", "statsserver", "web", "dist");
 const fingerprint = (data) => createHash("sha256").update(data).digest("hex").slice(0, 12);
 
+// boot.js is the page's script: it asks for the first data and then imports the app, which the
+// page preloads beside it (a module preload fetches and compiles it without running it).
 const result = await build({
-  entryPoints: [join(here, "src", "app.js")],
+  entryPoints: [join(here, "src", "boot.js")],
   bundle: true,
+  splitting: true,
   minify: true,
   format: "esm",
   target: ["es2020", "chrome100", "safari15", "firefox100"],
-  outdir: "out",
+  outdir: join(out, "assets"),
+  entryNames: "[name]-[hash]",
+  chunkNames: "[name]-[hash]",
+  metafile: true,
   write: false,
   legalComments: "none",
   logLevel: "warning",
@@ -27,15 +33,20 @@ const result = await build({
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, "assets"), { recursive: true });
 
-const names = {};
-for (const file of result.outputFiles) {
-  const extension = file.path.endsWith(".css") ? "css" : "js";
-  const name = `app-${fingerprint(file.contents)}.${extension}`;
-  writeFileSync(join(out, "assets", name), file.contents);
-  names[extension] = name;
-}
+// esbuild's names carry a hash of each file's content: the chunks import each other by them.
+const assets = result.outputFiles.map((file) => {
+  writeFileSync(file.path, file.contents);
+  return basename(file.path);
+});
+const [bootPath, bootOutput] = Object.entries(result.metafile.outputs).find(([, output]) => output.entryPoint?.endsWith("boot.js"));
+const boot = basename(bootPath);
+const css = basename(bootOutput.cssBundle);
+const preloads = assets.filter((name) => name.endsWith(".js") && name !== boot);
 
-const page = readFileSync(join(here, "src", "index.html"), "utf8").replace("{{css}}", names.css).replace("{{js}}", names.js);
+const page = readFileSync(join(here, "src", "index.html"), "utf8")
+  .replace("{{css}}", css)
+  .replace("{{js}}", boot)
+  .replace("{{modulepreload}}", preloads.map((name) => `<link rel="modulepreload" href="/assets/${name}">`).join("\n"));
 writeFileSync(join(out, "index.html"), page);
 
 writeFileSync(join(out, "icon.svg"), iconSvg());
@@ -58,12 +69,12 @@ const manifest = {
 };
 writeFileSync(join(out, "manifest.webmanifest"), JSON.stringify(manifest, null, 2));
 
-const shell = ["/", `/assets/${names.js}`, `/assets/${names.css}`, "/manifest.webmanifest", "/icon.svg", "/icon-192.png"];
+const shell = ["/", ...assets.map((name) => `/assets/${name}`), "/manifest.webmanifest", "/icon.svg", "/icon-192.png"];
 const version = fingerprint(shell.join("\n") + page);
 const worker = readFileSync(join(here, "src", "sw.js"), "utf8")
   .replace("__VERSION__", version)
   .replace("__SHELL__", JSON.stringify(shell));
 writeFileSync(join(out, "sw.js"), worker);
 
-const sizes = Object.values(names).map((name) => `${name} ${readFileSync(join(out, "assets", name)).length} B`);
+const sizes = assets.map((name) => `${name} ${readFileSync(join(out, "assets", name)).length} B`);
 console.log(`built ${out}: ${sizes.join(", ")}`);

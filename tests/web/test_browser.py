@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -300,6 +301,30 @@ def test_the_catalog_is_preloaded_by_the_page_and_asked_for_once(open_page):
         .filter((r) => /\\/api\\/(sources|series)$/.test(new URL(r.name).pathname))
         .map((r) => [new URL(r.name).pathname, r.initiatorType])""")
     assert sorted(catalog) == [["/api/series", "link"], ["/api/sources", "link"]]  # not asked again by the script
+    assert app.errors == []
+
+
+def test_the_data_is_asked_for_while_the_apps_script_is_still_loading(open_page):
+    # A first visit compiles the app's module for a few hundred milliseconds before it runs: the
+    # page's first script asks for the first load's data meanwhile, and the app takes those
+    # answers rather than asking again. Here the app's module arrives a second late.
+    app = open_page(viewport={"width": 1440, "height": 900}, service_workers="block")
+    app.sign_in()
+    app.wait_for_charts()  # that page's requests done before counting this one's
+    app.requests.clear()
+
+    def late(route):
+        time.sleep(1)
+        route.continue_()
+
+    app.page.route(re.compile(r".*/assets/app-[^/]*\.js$"), late)  # routing also turns the HTTP cache off
+    app.open("")
+    timing = app.js("""() => performance.getEntriesByType('resource')
+        .map((r) => [new URL(r.name).pathname, r.startTime, r.responseEnd])""")
+    script_end = max(end for path, _, end in timing if re.fullmatch(r"/assets/app-[^/]+\.js", path))
+    asked = [start for path, start, _ in timing if path == "/api/data"]
+    assert len(asked) == 2 and len(app.data_requests()) == 2, app.data_requests()  # the first screenful, the rest; once
+    assert max(asked) < script_end - 500, (asked, script_end)
     assert app.errors == []
 
 

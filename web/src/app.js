@@ -1,6 +1,5 @@
 // The app: state, the address bar, loading, live samples, and wiring the parts together.
 
-import "./style.css";
 import * as api from "./api.js";
 import { attachGestures } from "./touch.js";
 import { createChart, colorOf, theme } from "./charts.js";
@@ -8,6 +7,7 @@ import {
   appendSample, fromResponse, lastIndex, latestValues, mergeResponse, plotColumns, shapeOf, trimBefore, valuesAt,
 } from "./data.js";
 import { $, el, setText } from "./dom.js";
+import { gridPlotWidth, requestInParts, takeFirstLoad } from "./firstload.js";
 import { compareCategories, formatValue, fromLocalInput, titleOf, toLocalInput } from "./format.js";
 import { DEFAULT_RANGE, clampWindow, nearestIndex, panBy, pointsFor, rangeSeconds, stepIndex, zoomAt } from "./gestures.js";
 import { Inspector, momentValues } from "./inspector.js";
@@ -167,28 +167,24 @@ function fillCustom(win) {
 
 function plotWidth() {
   if (state.charts.length) return state.charts[0].bbox.width / devicePixelRatio;
-  const columns = getComputedStyle(ui.charts).gridTemplateColumns.split(" ").filter(Boolean);
-  const column = parseFloat(columns[0]) || ui.charts.clientWidth || 360;
-  return Math.max(100, column - 90); // less the y axis and the padding
+  return gridPlotWidth(ui.charts);
 }
-
-// The first screenful of charts: asked for apart from the rest, so that they are drawn while
-// the server still works on the others.
-const FIRST_CHARTS = 6;
 
 async function load() {
   state.loading?.abort();
   const controller = new AbortController();
   const { signal } = controller;
   state.loading = controller;
-  const win = clampWindow(windowOf(state.view, now()));
-  state.window = win;
   const points = pointsFor(plotWidth(), devicePixelRatio);
   state.points = points;
   const source = state.view.source;
+  // The page's script asked for the first load already (firstload.js): its window is the one shown.
+  const early = state.charts.length ? null : takeFirstLoad(source, points);
+  const win = early ? early.win : clampWindow(windowOf(state.view, now()));
+  state.window = win;
   ui.app.setAttribute("aria-busy", "true");
   try {
-    performance.mark("data-requested");
+    if (!early) performance.mark("data-requested"); // else marked when the page's script asked
     if (state.charts.length) {
       // Charts to refill (zoom, pan, refresh): one request for all.
       const [response] = await Promise.all([api.data(source, win.from, win.to, points, signal), state.sourcesReady]);
@@ -196,7 +192,7 @@ async function load() {
       showStatus("");
       draw(fromResponse(response, compareCategories));
     } else {
-      await loadInParts(source, win, points, signal);
+      await loadInParts(source, win, points, signal, early);
     }
     if (signal.aborted) return;
     loadLatest(source);
@@ -213,15 +209,10 @@ async function load() {
   }
 }
 
-async function loadInParts(source, win, points, signal) {
-  const [catalog] = await Promise.all([api.series(source, signal), state.sourcesReady]);
-  const categories = [...new Set(catalog.series.map((s) => s.category))].sort(compareCategories);
-  const graphs = new Set(catalog.series.filter((s) => s.graph).map((s) => s.category));
-  const first = categories.filter((c) => graphs.has(c)).slice(0, FIRST_CHARTS);
-  const rest = categories.filter((c) => !first.includes(c));
-  const firstPart = api.data(source, win.from, win.to, points, signal, first.length ? first : null);
-  const restPart = first.length && rest.length ? api.data(source, win.from, win.to, points, signal, rest) : null;
-  restPart?.catch(() => {}); // reported when awaited
+async function loadInParts(source, win, points, signal, early) {
+  if (early) signal.addEventListener("abort", () => early.controller.abort());
+  const parts = early ? early.parts : requestInParts(source, win, points, signal);
+  const [{ first, firstPart, restPart }] = await Promise.all([parts, state.sourcesReady]);
   const response = await firstPart;
   performance.mark("data-received");
   showStatus("");

@@ -4,6 +4,7 @@ import uPlot from "uplot";
 import { binaryIncrements, formatAxisTime, formatTick, formatValue, titleOf } from "./format.js";
 import { plotColumns } from "./data.js";
 import { bandColumns } from "./bands.js";
+import { covers, lineColumns, paintColumns } from "./lines.js";
 
 export const SYNC_KEY = "statsserver";
 
@@ -51,7 +52,8 @@ export function createChart(box, size, store, group, context, colors) {
   const series = [{}];
   group.labels.forEach((label, i) => {
     const color = colorOf(colors, i);
-    series.push({ label, stroke: color, width: 1.5, points: { show: lone, size: 6, fill: color, stroke: color }, spanGaps,
+    // drawLines draws the line (lines.js says why not uPlot); uPlot draws a lone value's dot.
+    series.push({ label, stroke: color, width: LINE_WIDTH, paths: () => null, points: { show: lone, size: 6, fill: color, stroke: color }, spanGaps,
                   value: (u, v) => formatValue(v, unit) });
   });
   // The min and max are not lines: drawBands fills between them. Kept as series so that the
@@ -95,8 +97,11 @@ export function createChart(box, size, store, group, context, colors) {
         }
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
-      drawAxes: [(u) => drawBands(u, n, spanGaps, colors)], // over the grid, under the lines
-      draw: [(u) => drawPin(u, context.pinned(), colors.pin), (u) => showPicture(u, colors.panel)],
+      drawAxes: [(u) => {
+        u.lines = lineColumnsOf(u, n, spanGaps); // first: the bands need not be painted where a line will cover them
+        drawBands(u, n, spanGaps, colors);
+      }], // over the grid, under the lines
+      draw: [(u) => drawLines(u, colors), (u) => drawPin(u, context.pinned(), colors.pin), (u) => showPicture(u, colors.panel)],
     },
   };
   chart = new uPlot(options, plotColumns(store, group), box);
@@ -175,7 +180,12 @@ function drawBands(u, n, spanGaps, colors) {
   const { ctx, bbox } = u;
   const x = (t) => u.valToPos(t, "x", true);
   const y = (v) => u.valToPos(v, "y", true);
-  const fill = (left, top, width, height) => ctx.fillRect(left, top, width, height);
+  const lines = u.lines;
+  // A column the opaque line covers would not show: most of a band where buckets hold one or two
+  // samples each.
+  const fill = (left, top, width, height) => {
+    if (!lines.some((line) => line && covers(line, left, top, width, height))) ctx.fillRect(left, top, width, height);
+  };
   ctx.save();
   ctx.beginPath();
   ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
@@ -186,6 +196,34 @@ function drawBands(u, n, spanGaps, colors) {
     bandColumns(u.data[0], u.data[1 + n + j], u.data[1 + 2 * n + j], first - 1, last + 1, spanGaps, x, y, fill);
   }
   ctx.restore();
+}
+
+// CSS pixels.
+const LINE_WIDTH = 1.5;
+
+function lineColumnsOf(u, n, spanGaps) {
+  const [first, last] = u.series[0].idxs || [];
+  if (first === null || first === undefined || last === null || last === undefined) return [];
+  const { bbox } = u;
+  const x = (t) => u.valToPos(t, "x", true);
+  const y = (v) => u.valToPos(v, "y", true);
+  const width = LINE_WIDTH * uPlot.pxRatio;
+  // As far as a stroke would reach: half its width past the plot's top and bottom.
+  const across = [bbox.left, bbox.left + bbox.width];
+  const down = [bbox.top - width / 2, bbox.top + bbox.height + width / 2];
+  // One value either side of the window, so the line enters from the edge.
+  return Array.from({ length: n }, (_, j) => (u.series[1 + j].show
+    ? lineColumns(u.data[0], u.data[1 + j], first - 1, last + 1, spanGaps, x, y, width, across, down) : null));
+}
+
+function drawLines(u, colors) {
+  const { ctx } = u;
+  const fill = (left, top, w, h) => ctx.fillRect(left, top, w, h);
+  (u.lines || []).forEach((line, j) => {
+    if (!line) return;
+    ctx.fillStyle = colorOf(colors, j);
+    paintColumns(line, fill);
+  });
 }
 
 // About the width of one character of an axis label (11 px), a little generous.
