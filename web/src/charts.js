@@ -46,14 +46,15 @@ export function colorOf(colors, index) {
 export function createChart(box, size, store, group, context, colors) {
   const n = group.labels.length;
   const unit = group.unit;
+  const columns = uPlot.pxRatio >= COLUMNS_FROM_PIXEL_RATIO;
   // A source with a sampling interval marks its outages with nulls, to be shown as holes. A
   // pushing program has no interval: an empty bucket only means no push landed in it.
   const spanGaps = context.spanGaps();
   const series = [{}];
   group.labels.forEach((label, i) => {
     const color = colorOf(colors, i);
-    // drawLines draws the line (lines.js says why not uPlot); uPlot draws a lone value's dot.
-    series.push({ label, stroke: color, width: LINE_WIDTH, paths: () => null, points: { show: lone, size: 6, fill: color, stroke: color }, spanGaps,
+    // Where drawLines draws the line, uPlot draws only a lone value's dot.
+    series.push({ label, stroke: color, width: LINE_WIDTH, paths: columns ? () => null : undefined, points: { show: lone, size: 6, fill: color, stroke: color }, spanGaps,
                   value: (u, v) => formatValue(v, unit) });
   });
   // The min and max are not lines: drawBands fills between them. Kept as series so that the
@@ -98,7 +99,7 @@ export function createChart(box, size, store, group, context, colors) {
         u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
       }],
       drawAxes: [(u) => {
-        u.lines = lineColumnsOf(u, n, spanGaps); // first: the bands need not be painted where a line will cover them
+        u.lines = columns ? lineColumnsOf(u, n, spanGaps) : []; // first: the bands need not be painted where a line will cover them
         drawBands(u, n, spanGaps, colors);
       }], // over the grid, under the lines
       draw: [(u) => drawLines(u, colors), (u) => drawPin(u, context.pinned(), colors.pin), (u) => showPicture(u, colors.panel)],
@@ -200,6 +201,11 @@ function drawBands(u, n, spanGaps, colors) {
 
 // CSS pixels.
 const LINE_WIDTH = 1.5;
+
+// Lines as pixel columns (lines.js says why) where pixels are small: at a device pixel ratio of 2
+// and more (phones, HiDPI screens). On a screen of larger pixels the columns' steps show on
+// steep slopes, and uPlot's anti-aliased stroke has a quarter of the pixels or fewer to fill.
+const COLUMNS_FROM_PIXEL_RATIO = 2;
 
 function lineColumnsOf(u, n, spanGaps) {
   const [first, last] = u.series[0].idxs || [];
