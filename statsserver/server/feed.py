@@ -99,15 +99,14 @@ class Feed:
                     log.exception("live feed: reading new samples of %s failed", source)
 
     async def _poll(self, source: str) -> None:
-        until = self.clock() + AHEAD_SECONDS
-        if self.after.get(source, 0.0) > until:
+        if source in self.after and self.ahead(self.after[source]):
             log.warning("live feed: the clock stepped back %.0f s; its clients of %s start again from now",
-                        self.after[source] - until + AHEAD_SECONDS, source)
+                        self.after[source] - self.clock(), source)
             self.after[source] = self.clock()
-            for client in [c for c in self.clients if c.source == source]:
-                self.unsubscribe(client)
-                client.close()
+            for client in self._listening(source):
+                self._drop(client)
             return
+        until = self.clock() + AHEAD_SECONDS
         if source not in self.after:
             last = await asyncio.to_thread(self.read_last_time, source)
             self.after[source] = min(last, until) if last is not None else 0.0
@@ -118,12 +117,18 @@ class Feed:
         self.after[source] = samples[-1]["time"]
         for sample in samples:
             event = (sample["time"], encode(sample))
-            for client in [c for c in self.clients if c.source == source]:
+            for client in self._listening(source):
                 if not client.offer(event):
                     self.dropped += 1
                     log.info("live feed: a client fell %d samples behind; dropped", QUEUE_SIZE)
-                    self.unsubscribe(client)
-                    client.close()
+                    self._drop(client)
+
+    def _listening(self, source: str) -> list[Client]:
+        return [client for client in self.clients if client.source == source]
+
+    def _drop(self, client: Client) -> None:
+        self.unsubscribe(client)
+        client.close()
 
     def response(self, source: str, since: float | None = None) -> "EventStream":
         return EventStream(self, source, since)
