@@ -3,13 +3,18 @@
 export class SignInNeeded extends Error {}
 export class Unreachable extends Error {}
 
-async function getJSON(path, params = {}, signal) {
+/** path?query, leaving out parameters that are null or undefined and repeating those that are lists. */
+function addressOf(path, params) {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (Array.isArray(value)) for (const item of value) query.append(key, String(item));
     else if (value !== null && value !== undefined) query.set(key, String(value));
   }
-  const address = query.size ? `${path}?${query}` : path;
+  return query.size ? `${path}?${query}` : path;
+}
+
+async function getJSON(path, params = {}, signal) {
+  const address = addressOf(path, params);
   let response;
   try {
     response = await fetch(address, { credentials: "same-origin", signal, headers: { Accept: "application/json" } });
@@ -63,10 +68,7 @@ export async function signIn(token) {
  * `since`: the time up to which the page has its data, so that what was stored since is sent too.
  */
 export function live(source, onSample, onState, since) {
-  const query = new URLSearchParams();
-  if (source) query.set("source", source);
-  if (since !== undefined) query.set("since", String(since));
-  const events = new EventSource(`/api/live${query.size ? `?${query}` : ""}`);
+  const events = new EventSource(addressOf("/api/live", { source: source || null, since: since?.toFixed(3) }));
   events.onmessage = (event) => {
     try {
       onSample(JSON.parse(event.data));

@@ -142,7 +142,7 @@ window.addEventListener("popstate", () => {
   state.view = view;
   if (view.range !== "custom") state.preset = view.range;
   syncControls();
-  if (sourceChanged) startLive();
+  if (sourceChanged) stopLive(); // load() starts the new source's feed from the end of its data
   load();
 });
 
@@ -588,8 +588,7 @@ document.addEventListener("pointerdown", (event) => {
 
 /** since: the end of the data just loaded, when the feed starts after it. */
 function startLive(since) {
-  state.stopLive?.();
-  state.stopLive = null;
+  stopLive();
   if (!state.live) return;
   let wasDown = false;
   state.stopLive = api.live(state.view.source, (sample) => {
@@ -622,6 +621,13 @@ function startLive(since) {
   }, since);
 }
 
+// Stopped feeds are started again by load(), from the end of the data it loaded (startLive's
+// since): a feed started beside a load could deliver samples before the new data and lose them.
+function stopLive() {
+  state.stopLive?.();
+  state.stopLive = null;
+}
+
 // ---- sources, sign-in, start-up --------------------------------------------------------------
 
 async function loadSources() {
@@ -647,8 +653,7 @@ async function start() {
 }
 
 function showSignIn() {
-  state.stopLive?.();
-  state.stopLive = null;
+  stopLive();
   ui.app.hidden = true;
   // Nothing to choose or refresh before signing in (the source list is empty then).
   ui.controls.hidden = true;
@@ -705,15 +710,15 @@ ui.custom.addEventListener("submit", (event) => {
 ui.source.addEventListener("change", () => {
   state.view = { ...state.view, source: ui.source.value, pinned: null };
   history.pushState(null, "", printView(state.view) || location.pathname);
-  startLive();
+  stopLive();
   load();
 });
 
 ui.live.addEventListener("change", () => {
   state.live = ui.live.checked;
   localStorage.setItem("statsserver.live", state.live ? "on" : "off");
-  startLive();
-  if (state.live) load();
+  stopLive();
+  if (state.live) load(); // which starts the feed from the end of the data it loads
 });
 
 ui.refresh.addEventListener("click", () => load());

@@ -1,6 +1,6 @@
 // The min–max band as columns: pure arithmetic, so node --test covers it; charts.js paints them.
 
-const present = (v) => v !== null && v !== undefined;
+export const present = (v) => v !== null && v !== undefined;
 
 /**
  * One column per bucket from `first` to `last`: from its min to its max, between the midpoints to

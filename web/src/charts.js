@@ -181,11 +181,11 @@ function drawBands(u, n, spanGaps, colors) {
   const { ctx, bbox } = u;
   const x = (t) => u.valToPos(t, "x", true);
   const y = (v) => u.valToPos(v, "y", true);
-  const lines = u.lines;
-  // A column the opaque line covers would not show: most of a band where buckets hold one or two
-  // samples each.
+  // A column its series' opaque line covers would not show: most of a band where buckets hold one
+  // or two samples each. (Only its own line is asked: a column another covers costs no more.)
+  let line = null;
   const fill = (left, top, width, height) => {
-    if (!lines.some((line) => line && covers(line, left, top, width, height))) ctx.fillRect(left, top, width, height);
+    if (!line || !covers(line, left, top, width, height)) ctx.fillRect(left, top, width, height);
   };
   ctx.save();
   ctx.beginPath();
@@ -193,6 +193,7 @@ function drawBands(u, n, spanGaps, colors) {
   ctx.clip();
   for (let j = 0; j < n; j += 1) {
     ctx.fillStyle = withAlpha(colorOf(colors, j), 0.2);
+    line = u.lines[j] ?? null;
     // One bucket either side of the window, so the band enters from the edge.
     bandColumns(u.data[0], u.data[1 + n + j], u.data[1 + 2 * n + j], first - 1, last + 1, spanGaps, x, y, fill);
   }
@@ -225,7 +226,7 @@ function lineColumnsOf(u, n, spanGaps) {
 function drawLines(u, colors) {
   const { ctx } = u;
   const fill = (left, top, w, h) => ctx.fillRect(left, top, w, h);
-  (u.lines || []).forEach((line, j) => {
+  u.lines.forEach((line, j) => {
     if (!line) return;
     ctx.fillStyle = colorOf(colors, j);
     paintColumns(line, fill);

@@ -9,7 +9,7 @@ import { parseView, windowOf } from "./view.js";
 
 // The first screenful of charts: asked for apart from the rest, so that they are drawn while
 // the server still works on the others.
-export const FIRST_CHARTS = 6;
+const FIRST_CHARTS = 6;
 
 /** A plot's width before any chart is drawn: the charts' grid column less the y axis and padding. */
 export function gridPlotWidth(charts) {

@@ -8,7 +8,7 @@
 // and at one point per pixel it is the same picture: the outline the stroke would fill, sampled
 // at each column's centre, its top and bottom edges anti-aliased by the fill.
 
-const present = (v) => v !== null && v !== undefined;
+import { present } from "./bands.js";
 
 /**
  * The line through (x(times[i]), y(values[i])) for i from `first` to `last`, `width` pixels wide
