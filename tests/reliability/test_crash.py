@@ -14,7 +14,7 @@ import pytest
 
 from statsserver.collectors.base import gauge
 from statsserver.storage import Writer
-from statsserver.storage.codec import UNIT_STEPS
+from statsserver.storage.codec import DEFAULT_STEP, UNIT_STEPS
 
 from ..conftest import ROOT, clean_environ, statsserver_command, wait_for
 from . import crashdriver
@@ -248,16 +248,22 @@ def committed_step(states: list[tuple], state: tuple) -> int:
     return len(states) - 1 - states[::-1].index(state) if state in states else -1
 
 
-# The most compaction may move a value: half the coarsest step a unit is kept at.
-QUANTISED = max(UNIT_STEPS.values()) / 2
+def units_of(database) -> dict[tuple[str, str, str], str]:
+    with sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True) as db:
+        return {(source, category, label): unit for source, category, label, unit in db.execute(
+            "SELECT sources.name, category, label, unit FROM series JOIN sources ON sources.id = source_id")}
 
 
-def changed_or_missing(before: list[tuple[int, float]], after: list[tuple[int, float]]) -> list[tuple[int, float]]:
+def changed_or_missing(before: list[tuple[int, float]], after: list[tuple[int, float]],
+                       unit: str) -> list[tuple[int, float]]:
     """The samples of `before` that `after` lacks, or holds with another value than compaction
     into a block (quantised to the unit's step) would give: the collector's own samples in the
     head are full floats until its maintenance compacts them."""
     now = dict(after)
-    return [(t, value) for t, value in before if t not in now or abs(now[t] - value) > QUANTISED]
+    # The most compaction may move a value: half its unit's step (a small value's step is finer),
+    # and a rounding error of the float arithmetic beyond it.
+    quantised = UNIT_STEPS.get(unit, DEFAULT_STEP) * 0.5000001
+    return [(t, value) for t, value in before if t not in now or abs(now[t] - value) > quantised]
 
 
 def keep_clear_of_a_new_horizon() -> None:
@@ -327,12 +333,13 @@ def test_sigkill_of_a_real_collect_process_during_its_maintenance(tmp_path, tall
         found.runs += 1
         assert integrity(database) == "ok", f"kill {kill}"
         after = raw_samples(database)
+        units = units_of(database)
         for key, stored in after.items():
             times = [t for t, _ in stored]
             assert len(times) == len(set(times)), f"{key}: a sample is stored twice"
         young = round((seeded_at - HOUR + 60) * 1000)  # older samples may go by retention
         for key, stored in before.items():
-            missing = changed_or_missing([(t, value) for t, value in stored if t >= young], after[key])
+            missing = changed_or_missing([(t, value) for t, value in stored if t >= young], after[key], units[key])
             found.lost += len(missing)
             assert not missing, f"{key}: {len(missing)} committed samples lost or changed, e.g. {missing[:3]}"
         for key, stored in backlog.items():
