@@ -4,8 +4,9 @@
 
 Load comes from wrk (Debian's `wrk`; `make bench` installs it) on loopback, against a real
 `statsserver serve` on a real database. Baselines in the same run: `/api/health` (the
-framework's floor per request) for the HTTP routes, and the same server with no live clients
-for the feed's CPU.
+framework's floor per request) for the HTTP routes; the same server with `read_workers = 0`
+(every range query answered in its own process) for the read workers; and the same server with
+no live clients for the feed's CPU. A server's CPU counts its read workers'.
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 
 class Server:
-    def __init__(self, directory: Path, command: str = "serve", interval: float = 1.0) -> None:
+    def __init__(self, directory: Path, command: str = "serve", interval: float = 1.0, settings: str = "") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = directory / "bench.conf"
         config.write_text(f"[generator]\ndirectory = {directory}\ninterval = {interval}\n"
                           f"[server]\nhost = 127.0.0.1\nport = {self.port}\nmax_series_per_source = 100000\n"
-                          "max_body = 64M\n")
+                          f"max_body = 64M\n{settings}")
         environment = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVER_")}
         self.process = subprocess.Popen([sys.executable, "-m", "statsserver", command, "--config", str(config)],
                                         env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -59,8 +60,15 @@ class Server:
         self.handle = psutil.Process(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        times = self.handle.cpu_times()
-        return times.user + times.system
+        """The server's CPU time, its read workers' included."""
+        total = 0.0
+        for process in (self.handle, *self.handle.children(recursive=True)):
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
     def stop(self) -> None:
         self.process.terminate()
@@ -263,20 +271,31 @@ def main() -> None:
                 results[f"data_{label}_alone"] = wrk(server, query, seconds, 1, distinct_queries_script(query, now))
         finally:
             server.stop()
+        # The baseline for the read workers: every range query answered in the server's process.
+        server = Server(directory, settings="read_workers = 0\n")
+        try:
+            for label, span in (("1h", 3600), ("30d", 30 * 86400)):
+                now = time.time()
+                query = f"/api/data?source=history&category=cpu&points=1000&from={now - span}&token={server.token}"
+                results[f"data_{label}_distinct_in_process"] = wrk(server, query, seconds, 20,
+                                                                   distinct_queries_script(query, now))
+        finally:
+            server.stop()
         if not arguments.only:
             (directory / "feed").mkdir()
             results["feed"] = feed_cost(directory / "feed", 200, feed_seconds)
 
     health = results["health"]["requests_per_second"]
     health_cpu = results["health"]["server_cpu_us_per_request"]
-    print(f"{'measure':<22} {'req/s':>8} {'points/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs health':>9} "
+    print(f"{'measure':<28} {'req/s':>8} {'points/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs health':>9} "
           f"{'CPU us/req':>10} {'vs health':>9}")
     for name in ("health", "add_data_point", "batch", "batch_buffered", "line_protocol", "data_1h", "data_1h_distinct",
-                 "data_1h_alone", "data_30d", "data_30d_distinct", "data_30d_alone"):
+                 "data_1h_distinct_in_process", "data_1h_alone", "data_30d", "data_30d_distinct",
+                 "data_30d_distinct_in_process", "data_30d_alone"):
         if name not in results:
             continue
         row = results[name]
-        print(f"{name:<22} {row['requests_per_second']:>8.0f} {row.get('points_per_second', 0):>9.0f} "
+        print(f"{name:<28} {row['requests_per_second']:>8.0f} {row.get('points_per_second', 0):>9.0f} "
               f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['requests_per_second'] / health:>9.2f} "
               f"{row['server_cpu_us_per_request']:>10.0f} {row['server_cpu_us_per_request'] / health_cpu:>9.2f}")
     feed = results.get("feed")

@@ -94,6 +94,13 @@ def parse_words(text: str) -> tuple[str, ...]:
     return tuple(word for word in re.split(r"[\s,]+", text.strip()) if word)
 
 
+def parse_workers(text: str) -> int:
+    if text.strip().lower() == "auto":
+        # The server's own process needs a core; each worker holds some 40 MB.
+        return min(2, (os.cpu_count() or 1) - 1)
+    return number_between(0, 32, int)(text)
+
+
 def parse_text(text: str) -> str:
     return text.strip()
 
@@ -179,6 +186,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "max_series_per_source", "2000", number_between(1, 1_000_000, int),
             "a whole number from 1 to 1000000",
             "How many series one pushing source may create; a runaway client cannot fill the disk."),
+    Setting("server", "read_workers", "auto", parse_workers,
+            "auto, or a whole number from 0 to 32",
+            "Processes that answer range queries beside the server's own, so that more cores answer "
+            "them; `auto` is one fewer than the cores, at most 2 (each holds some 40 MB), and 0 answers them in the server's process."),
     Setting("server", "max_body", "16M", parse_size,
             "a size such as 512K, 16M or 1G", "The largest request body accepted (after decompression)."),
 )

@@ -1,3 +1,4 @@
+import os
 import re
 
 import pytest
@@ -52,6 +53,7 @@ def test_durations(text, expected):
     ("[generator]\nprocesses = -1\n", "[generator] processes = '-1' is not valid: expected a whole number from 0 to 1000"),
     ("[server]\nport = 70000\n", "[server] port = '70000' is not valid: expected a port number"),
     ("[server]\ndebug = maybe\n", "[server] debug = 'maybe' is not valid: expected true or false"),
+    ("[server]\nread_workers = many\n", "[server] read_workers = 'many' is not valid: expected auto, or a whole number"),
     ("[generator]\nintervall = 1\n", "unknown key [generator] intervall: expected one of directory, database, interval"),
     ("[web]\ntheme = dark\n", "unknown section [web]: expected one of [generator], [server]"),
     ("interval = 1\n", "cannot be read as a settings file: File contains no section headers"),
@@ -65,6 +67,13 @@ def test_bad_settings_name_file_section_key_and_value(tmp_path, text, fragment):
     assert message.startswith(path + ": ")
     assert fragment in message
     assert "\n" not in message
+
+
+def test_read_workers_auto_leaves_the_server_a_core_and_takes_at_most_two(tmp_path, monkeypatch):
+    for cores, workers in ((1, 0), (2, 1), (3, 2), (64, 2)):
+        monkeypatch.setattr(os, "cpu_count", lambda: cores)
+        assert load(write(tmp_path, "[server]\nread_workers = auto\n"), environ={}).server.read_workers == workers
+    assert load(write(tmp_path, "[server]\nread_workers = 3\n"), environ={}).server.read_workers == 3
 
 
 def test_missing_named_file(tmp_path):

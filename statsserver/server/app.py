@@ -28,6 +28,7 @@ from .cache import AnswerCache
 from .direct import DirectRoutes, direct_routes
 from .errors import HANDLERS, BadRequest
 from .feed import Feed
+from .readworkers import ReadWorkers
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
         # Range queries are numpy and SQLite work: run more at once than there are cores and
         # each takes longer (their threads contend for the interpreter), so they take turns.
         app.state.queries = anyio.CapacityLimiter(os.cpu_count() or 2)
+        app.state.read_workers = ReadWorkers(config.database_path, config.server.read_workers)
+        await app.state.read_workers.start()
         poller = asyncio.create_task(feed.run())
         stop_maintenance = threading.Event()
         maintenance = threading.Thread(target=maintain_while_serving, args=(config, stop_maintenance),
@@ -109,6 +112,7 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
         finally:
             feed.close()
             poller.cancel()
+            await app.state.read_workers.stop()
             stop_maintenance.set()
             maintenance.join()
             app.state.ingest.close()
