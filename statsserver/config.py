@@ -97,7 +97,8 @@ def parse_words(text: str) -> tuple[str, ...]:
 def parse_workers(text: str) -> int:
     if text.strip().lower() == "auto":
         # The server's own process needs a core; each worker holds some 40 MB.
-        return min(2, (os.cpu_count() or 1) - 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return min(2, cores - 1)
     return number_between(0, 32, int)(text)
 
 

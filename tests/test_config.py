@@ -71,7 +71,7 @@ def test_bad_settings_name_file_section_key_and_value(tmp_path, text, fragment):
 
 def test_read_workers_auto_leaves_the_server_a_core_and_takes_at_most_two(tmp_path, monkeypatch):
     for cores, workers in ((1, 0), (2, 1), (3, 2), (64, 2)):
-        monkeypatch.setattr(os, "cpu_count", lambda: cores)
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
         assert load(write(tmp_path, "[server]\nread_workers = auto\n"), environ={}).server.read_workers == workers
     assert load(write(tmp_path, "[server]\nread_workers = 3\n"), environ={}).server.read_workers == 3
 

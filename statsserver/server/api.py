@@ -153,17 +153,18 @@ async def _compute_data(request: Request, catalog, source: str | None, start: fl
     source = _source(request, source, catalog)
     start, end = _window(start, end)
 
-    query = (source, start, end, points, categories)
-    answered = await state.read_workers.answer(query)
+    query = [source, start, end, points, categories]
+    cells = len(catalog.series(source, categories)) * points
+    answered = await state.read_workers.answer(query, cells)
     if answered is not None:
         return answered
 
     def compute() -> bytes:
-        return readworkers.answer(state.reader(), query)
+        return readworkers.range_json(state.reader(), query)
 
     # A small query costs less than handing it to a worker thread and back (about 0.2 ms of
     # CPU): the event loop answers it. Larger ones take turns in the thread pool.
-    if len(catalog.series(source, categories)) * points <= INLINE_CELLS:
+    if cells <= INLINE_CELLS:
         return compute()
     return await to_thread.run_sync(compute, limiter=state.queries)
 

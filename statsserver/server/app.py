@@ -100,7 +100,7 @@ def create_app(config, token: str | None, local_source: str) -> FastAPI:
         # Range queries are numpy and SQLite work: run more at once than there are cores and
         # each takes longer (their threads contend for the interpreter), so they take turns.
         app.state.queries = anyio.CapacityLimiter(os.cpu_count() or 2)
-        app.state.read_workers = ReadWorkers(config.database_path, config.server.read_workers)
+        app.state.read_workers = ReadWorkers(config.database_path, config.server.read_workers, api.INLINE_CELLS)
         await app.state.read_workers.start()
         poller = asyncio.create_task(feed.run())
         stop_maintenance = threading.Event()

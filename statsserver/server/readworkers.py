@@ -7,20 +7,22 @@ everything else (routing, access, the kept answers, the live feed, the one write
 goes down a pipe and its JSON comes back: the server's process then spends about 1.6 health
 checks of CPU on a new query, where answering it itself costs three to four.
 
-Queries are sent to the worker with the fewest waiting, without waiting for the one before: a
-worker answers them in turn, so its answers come back in the order they were asked. A worker
-that dies takes its waiting queries with it; they, and every query after, are answered in the
-server's process (and a line in the log says so), until the server is restarted.
+Queries are sent without waiting for the one before: a worker answers them in turn, so its
+answers come back in the order they were asked. A small query is answered in the server's
+process rather than behind a big one. A worker that dies takes its waiting queries with it:
+they are answered in the server's process, and the worker is started again (at most once a
+minute).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
+import os
 import signal
 import struct
 import sys
+import time
 from collections import deque
 from pathlib import Path
 
@@ -30,11 +32,18 @@ from ..storage import Reader, StoreError
 
 log = logging.getLogger(__name__)
 
-_LENGTH = struct.Struct("!I")
+# A message: its kind, and the length of what follows.
+_HEAD = struct.Struct("!BI")
+READY, ANSWER, STORE_FAILED, FAILED = range(4)
+# Larger than any answer /api/data gives (10,000 points of a few thousand series): anything
+# longer is a broken stream, not a message.
+_LONGEST = 2**31
+RESTART_SECONDS = 60.0
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def answer(reader: Reader, query: tuple) -> bytes:
-    """A range query's JSON, as /api/data sends it."""
+def range_json(reader: Reader, query: list) -> bytes:
+    """A range query's answer (Reader.query's arguments) as /api/data sends it."""
     return orjson.dumps(reader.query(*query, arrays=True), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -45,28 +54,44 @@ class WorkerGone(Exception):
 class _Worker:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
-        self.waiting: deque[asyncio.Future] = deque()
+        self.started = time.monotonic()
+        self.waiting: deque[tuple[asyncio.Future, int]] = deque()  # (answer, its cells)
         self.reading = asyncio.create_task(self._read_answers())
 
     async def _read_answers(self) -> None:
-        stream = self.process.stdout
+        stream, ready = self.process.stdout, False
         try:
             while True:
-                (length,) = _LENGTH.unpack(await stream.readexactly(_LENGTH.size))
-                outcome, payload = pickle.loads(await stream.readexactly(length))
-                waiter = self.waiting.popleft()
-                if not waiter.done():
-                    if outcome == "answer":
-                        waiter.set_result(payload)
-                    elif outcome == "store error":
-                        waiter.set_exception(StoreError(payload))
-                    else:  # answered again in the server's process, which raises it as its own
-                        waiter.set_result(None)
+                kind, length = _HEAD.unpack(await stream.readexactly(_HEAD.size))
+                if length > _LONGEST or kind > FAILED or (kind != READY and not self.waiting):
+                    raise ValueError(f"a broken message (kind {kind}, {length} bytes)")
+                payload = await stream.readexactly(length)
+                if kind == READY:
+                    ready = True
+                    continue
+                waiter, _ = self.waiting.popleft()
+                if waiter.done():  # its request was cancelled (the client went away)
+                    continue
+                if kind == ANSWER:
+                    waiter.set_result(payload)
+                elif kind == STORE_FAILED:
+                    waiter.set_exception(StoreError(payload.decode()))
+                else:  # answered again in the server's process, which raises it as its own
+                    log.debug("a read worker failed a query: %s", payload.decode())
+                    waiter.set_result(None)
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            if ready:
+                log.error("read worker (pid %d) stopped; range queries are answered in the server's "
+                          "process until another starts", self.process.pid)
+            else:
+                log.error("a read worker could not start (its reason is above); range queries are "
+                          "answered in the server's process")
+        except Exception as error:  # noqa: BLE001 (a worker out of step is stopped, never trusted)
+            log.error("read worker (pid %d): %s; it is stopped", self.process.pid, error)
+            self.kill()
         finally:
             while self.waiting:
-                waiter = self.waiting.popleft()
+                waiter, _ = self.waiting.popleft()
                 if not waiter.done():
                     waiter.set_exception(WorkerGone())
 
@@ -74,81 +99,111 @@ class _Worker:
     def alive(self) -> bool:
         return not self.reading.done()
 
-    def ask(self, query: tuple) -> asyncio.Future:
-        message = pickle.dumps(query)
-        self.process.stdin.write(_LENGTH.pack(len(message)) + message)
+    @property
+    def waiting_cells(self) -> int:
+        return sum(cells for _, cells in self.waiting)
+
+    def ask(self, query: list, cells: int) -> asyncio.Future:
+        message = orjson.dumps(query)
+        self.process.stdin.write(_HEAD.pack(ANSWER, len(message)) + message)
         waiter = asyncio.get_running_loop().create_future()
-        self.waiting.append(waiter)
+        self.waiting.append((waiter, cells))
         return waiter
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+        except ProcessLookupError:
+            pass
 
 
 class ReadWorkers:
-    def __init__(self, database: Path, count: int) -> None:
+    def __init__(self, database: Path, count: int, small_cells: int) -> None:
         self.database = database
         self.count = count
+        # Queries up to this many cells (series x points) are not worth waiting behind a big one.
+        self.small_cells = small_cells
         self._workers: list[_Worker] = []
 
     async def start(self) -> None:
-        for _ in range(self.count):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", __name__, str(self.database),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-            self._workers.append(_Worker(process))
+        self._workers = [await self._spawn() for _ in range(self.count)]
 
-    @property
-    def pids(self) -> list[int]:
-        return [worker.process.pid for worker in self._workers if worker.alive]
+    async def _spawn(self) -> _Worker:
+        # The worker imports the package this process runs, whatever the working directory.
+        environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", __name__, str(self.database), env=environ,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        return _Worker(process)
 
-    async def answer(self, query: tuple) -> bytes | None:
-        """The JSON of `query` (Reader.query's arguments); None when no worker is left, or the
-        query failed for another reason than the store's."""
+    async def answer(self, query: list, cells: int) -> bytes | None:
+        """The JSON of `query` (Reader.query's arguments, `cells` series x points), or None
+        where the server's process answers it: no worker left, only big queries waiting for
+        this small one, or a failure other than the store's."""
+        await self._restart_dead()
         alive = [worker for worker in self._workers if worker.alive]
-        if len(alive) < len(self._workers):
-            for worker in self._workers:
-                if not worker.alive:
-                    log.error("a read worker (pid %d) stopped; its range queries are answered in the "
-                              "server's process", worker.process.pid)
-            self._workers = alive
         if not alive:
             return None
+        chosen = min(alive, key=lambda worker: worker.waiting_cells)
+        if cells <= self.small_cells and any(waiting > self.small_cells for _, waiting in chosen.waiting):
+            return None
         try:
-            return await min(alive, key=lambda worker: len(worker.waiting)).ask(query)
+            return await chosen.ask(query, cells)
         except (WorkerGone, ConnectionError):
             return None
 
+    async def _restart_dead(self) -> None:
+        for number, worker in enumerate(self._workers):
+            if not worker.alive and time.monotonic() - worker.started >= RESTART_SECONDS:
+                log.warning("starting a read worker in place of pid %d", worker.process.pid)
+                self._workers[number] = await self._spawn()
+
     async def stop(self) -> None:
         for worker in self._workers:
-            worker.process.stdin.close()  # the worker's end of input: it exits
+            worker.process.stdin.close()  # the end of its input: the worker finishes and exits
+        waits = [worker.process.wait() for worker in self._workers]
+        if waits:
+            done, pending = await asyncio.wait([asyncio.ensure_future(wait) for wait in waits], timeout=5)
+            for worker in self._workers:
+                if worker.process.returncode is None:
+                    worker.kill()
+            if pending:
+                await asyncio.wait(pending)
         for worker in self._workers:
-            try:
-                await asyncio.wait_for(worker.process.wait(), 5)
-            except asyncio.TimeoutError:
-                worker.process.kill()
-                await worker.process.wait()
             worker.reading.cancel()
         self._workers = []
 
 
 def serve_queries(database: str) -> None:
     """A worker's life: queries in on stdin, answers out on stdout, until stdin closes."""
+    # Answers go out on a copy of stdout; stdout itself becomes stderr, so that a stray print
+    # (a library's, a plugin's) cannot break the stream of answers.
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    queries = sys.stdin.buffer
     reader = Reader(Path(database))
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
-    while header := source.read(_LENGTH.size):
-        (length,) = _LENGTH.unpack(header)
-        query = pickle.loads(source.read(length))
+
+    def send(kind: int, payload: bytes) -> None:
+        answers.write(_HEAD.pack(kind, len(payload)) + payload)
+        answers.flush()
+
+    send(READY, b"")
+    while head := queries.read(_HEAD.size):
+        _, length = _HEAD.unpack(head)
+        query = orjson.loads(queries.read(length))
         try:
-            reply = ("answer", answer(reader, query))
+            send(ANSWER, range_json(reader, query))
         except StoreError as error:
-            reply = ("store error", str(error))
+            send(STORE_FAILED, str(error).encode())
         except Exception as error:  # noqa: BLE001 (the server's process raises it again, and answers it)
-            reply = ("failed", repr(error))
-        message = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        sink.write(_LENGTH.pack(len(message)) + message)
-        sink.flush()
+            send(FAILED, repr(error).encode())
 
 
 if __name__ == "__main__":
     # Ctrl-C reaches the whole process group: the worker answers what the server still asks while
     # it stops, and ends when the server closes its input (or dies).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    serve_queries(sys.argv[1])
+    try:
+        serve_queries(sys.argv[1])
+    except BrokenPipeError:  # the server died while this worker answered it
+        pass

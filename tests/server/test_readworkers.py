@@ -1,14 +1,115 @@
 """Range queries answered by read worker processes: the same answers, and none lost to a worker's death."""
 
+import asyncio
 import os
 import signal
 import time
 
+import httpx2
 import psutil
+import pytest
 
-from statsserver.server.readworkers import answer
-from statsserver.storage import Reader
-from tests.conftest import wait_for
+from statsserver.collectors.base import gauge
+from statsserver.server import readworkers
+from statsserver.server.readworkers import ReadWorkers, range_json
+from statsserver.storage import Reader, Writer
+
+NOW = time.time()
+SMALL = 20_000
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    """Ten hours of four series a minute, compacted as the store keeps them."""
+    path = tmp_path_factory.mktemp("readworkers") / "statsserver.db"
+    writer = Writer(path)
+    writer.source_id("box", 60.0)
+    points = [("cpu", f"core{core}", NOW - 60 * minute, float((minute * 7 + core) % 100))
+              for minute in range(1, 600) for core in range(4)]
+    writer.write_points("box", points, {"cpu": gauge("%")})
+    while not writer.maintain(NOW).finished:
+        pass
+    writer.close()
+    return path
+
+
+def queries(count: int) -> list[list]:
+    """New queries (each ends a millisecond later), of one to ten hours."""
+    return [["box", NOW - 3600 * (1 + number % 10), NOW + number * 0.001, 100 + number % 900, ["cpu"]]
+            for number in range(count)]
+
+
+def run(database, check, count=1):
+    async def main():
+        workers = ReadWorkers(database, count, SMALL)
+        await workers.start()
+        try:
+            return await check(workers)
+        finally:
+            await workers.stop()
+
+    return asyncio.run(main())
+
+
+def test_pipelined_queries_come_back_each_to_its_own_asker_even_when_some_are_cancelled(database):
+    asked = queries(60)
+
+    async def check(workers):
+        tasks = [asyncio.create_task(workers.answer(query, 4 * query[3])) for query in asked]
+        await asyncio.sleep(0)  # every query is on its way before any is cancelled
+        for task in tasks[::4]:
+            task.cancel()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    answers = run(database, check)
+    reader = Reader(database)
+    for number, (query, answer) in enumerate(zip(asked, answers)):
+        if number % 4 == 0:
+            assert isinstance(answer, asyncio.CancelledError)
+        else:
+            assert answer == range_json(reader, query)
+
+
+def test_a_query_the_worker_cannot_answer_is_left_to_the_server_process(database):
+    async def check(workers):
+        backwards = await workers.answer(["box", NOW, NOW - 60, 100, None], 400)
+        after = await workers.answer(queries(1)[0], 400)
+        return backwards, after
+
+    backwards, after = run(database, check)
+    assert backwards is None  # the server's process asks the store itself, and answers the ValueError
+    assert after == range_json(Reader(database), queries(1)[0])
+
+
+def test_queries_in_flight_when_a_worker_dies_fall_back_and_another_worker_starts(database, monkeypatch):
+    monkeypatch.setattr(readworkers, "RESTART_SECONDS", 0.0)
+
+    async def check(workers):
+        await workers.answer(queries(1)[0], 400)  # started and ready
+        [worker] = workers._workers
+        in_flight = [asyncio.create_task(workers.answer(query, 4 * query[3])) for query in queries(20)]
+        await asyncio.sleep(0)
+        os.kill(worker.process.pid, signal.SIGKILL)
+        fallen_back = await asyncio.wait_for(asyncio.gather(*in_flight), 30)
+        again = await workers.answer(queries(2)[1], 400)
+        return worker.process.pid, fallen_back, again, [w.process.pid for w in workers._workers]
+
+    killed, fallen_back, again, now_running = run(database, check)
+    assert None in fallen_back  # the queries it had not answered yet: none waits forever
+    assert again == range_json(Reader(database), queries(2)[1])
+    assert now_running and killed not in now_running
+
+
+def test_a_small_query_is_not_queued_behind_a_big_one(database):
+    async def check(workers):
+        big = asyncio.create_task(workers.answer(["box", NOW - 36000, NOW, 10_000, None], 4 * 10_000))
+        await asyncio.sleep(0)
+        small = await workers.answer(queries(1)[0], 400)
+        return small, await big
+
+    small, big = run(database, check)
+    assert small is None  # answered in the server's process instead
+    assert big == range_json(Reader(database), ["box", NOW - 36000, NOW, 10_000, None])
 
 
 def workers_of(server) -> list[psutil.Process]:
@@ -16,73 +117,41 @@ def workers_of(server) -> list[psutil.Process]:
             if "statsserver.server.readworkers" in " ".join(child.cmdline())]
 
 
-def idle_cpu_seconds(worker: psutil.Process) -> float:
-    """The worker's CPU time once it has started up (imported numpy, opened the database) and rests."""
-    def resting():
-        before = sum(worker.cpu_times()[:2])
-        time.sleep(0.3)
-        after = sum(worker.cpu_times()[:2])
-        return after if after == before else None
-
-    return wait_for(resting)
-
-
-def push_history(client, now: float) -> None:
-    points = [{"category": "cpu", "label": f"core{core}", "value": (minute * 7 + core) % 100, "time": now - 60 * minute}
+def push_history(client) -> None:
+    points = [{"category": "cpu", "label": f"core{core}", "value": (minute * 7 + core) % 100, "time": NOW - 60 * minute}
               for minute in range(1, 600) for core in range(4)]
     client.post("/api/points", json={"source": "box", "points": points}).raise_for_status()
 
 
-QUERIES = [(3600, 100), (6 * 3600, 500), (10 * 3600, 1000), (300, 1000)]
-
-
-def test_a_read_worker_answers_range_queries_as_the_server_would(start_server):
+def test_a_server_sends_new_range_queries_to_its_read_worker(start_server):
     server = start_server(command="serve", settings="read_workers = 1\n")
     [worker] = workers_of(server)
-    now = time.time()
+    params = {"source": "box", "from": NOW - 3600, "points": 300, "category": "cpu"}
     with server.client() as client:
-        push_history(client, now)
-        busy_before = idle_cpu_seconds(worker)
-        for number, (span, points) in enumerate(QUERIES * 20):
-            end = now + number * 0.001  # a new query each time: none from the kept answers
-            response = client.get("/api/data", params={"source": "box", "from": end - span, "to": end,
-                                                        "points": points, "category": "cpu"})
-            assert response.status_code == 200
-    # The worker did the work: it used the CPU the queries cost.
-    assert sum(worker.cpu_times()[:2]) - busy_before > 0.05
-    reader = Reader(server.directory / "statsserver.db")
-    with server.client() as client:
-        for span, points in QUERIES:
-            end = now + 1.5
-            sent = client.get("/api/data", params={"source": "box", "from": end - span, "to": end,
-                                                    "points": points, "category": "cpu"}).content
-            assert sent == answer(reader, ("box", end - span, end, points, ["cpu"]))
+        push_history(client)
+        expected = client.get("/api/data", params={**params, "to": NOW}).json()
+        worker.suspend()
+        try:
+            # A new query waits for the stopped worker: the server's process does not answer it.
+            with pytest.raises(httpx2.TimeoutException):
+                client.get("/api/data", params={**params, "to": NOW + 0.001}, timeout=1.0)
+        finally:
+            worker.resume()
+        answer = client.get("/api/data", params={**params, "to": NOW + 0.002})
+    assert answer.status_code == 200
+    assert answer.json()["series"] == expected["series"]
 
 
-def test_queries_are_answered_after_a_read_worker_dies(start_server):
-    server = start_server(command="serve", settings="read_workers = 1\n")
-    [worker] = workers_of(server)
-    now = time.time()
-    params = {"source": "box", "from": now - 3600, "to": now, "points": 300}
-    with server.client() as client:
-        push_history(client, now)
-        before = client.get("/api/data", params=params).json()
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(10)
-        for offset in range(5):  # new queries, not kept answers
-            after = client.get("/api/data", params={**params, "to": now + offset * 0.001})
-            assert after.status_code == 200
-            assert after.json()["series"] == before["series"]
+def test_with_read_workers_0_the_server_answers_alone(start_server):
+    server = start_server(command="serve", settings="read_workers = 0\n")
     assert workers_of(server) == []
-    assert "a read worker (pid %d) stopped" % worker.pid in server.stop()
+    with server.client() as client:
+        push_history(client)
+        answer = client.get("/api/data", params={"source": "box", "points": 100})
+    assert answer.status_code == 200 and answer.json()["series"][0]["avg"]
 
 
-def test_no_read_worker_with_read_workers_0_and_none_left_after_stop(start_server):
-    alone = start_server(command="serve", settings="read_workers = 0\n")
-    assert workers_of(alone) == []
-    with alone.client() as client:
-        push_history(client, time.time())
-        assert client.get("/api/data", params={"source": "box", "points": 100}).status_code == 200
+def test_read_workers_end_with_the_server(start_server):
     server = start_server(command="serve", settings="read_workers = 2\n")
     workers = workers_of(server)
     assert len(workers) == 2
