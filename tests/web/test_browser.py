@@ -330,6 +330,28 @@ def test_the_data_is_asked_for_while_the_apps_script_is_still_loading(open_page)
     assert app.errors == []
 
 
+def test_a_first_load_whose_rest_came_in_first_draws_every_chart_at_once(open_page):
+    # The first screenful's answer held back a second: the rest is in when it arrives, and one
+    # draw (one frame) shows all the charts rather than the first screenful and then the rest.
+    app = open_page(viewport={"width": 1440, "height": 900}, service_workers="block")
+    app.sign_in()
+    app.wait_for_charts()  # that page's requests done before counting this one's
+    app.requests.clear()
+
+    def late(route):
+        time.sleep(1)
+        route.continue_()
+
+    # Only the first screenful's request matches (cpu comes first): the rest is not held.
+    app.page.route(re.compile(r".*/api/data\?.*category=cpu(&|$).*"), late)
+    app.open()
+    assert len(app.data_requests()) == 2, app.data_requests()
+    draws = app.js("() => performance.getEntriesByName('draw').length")
+    charts = app.js("() => document.querySelectorAll('figure.chart .uplot').length")
+    assert (draws, charts) == (1, CATEGORIES)
+    assert app.errors == []
+
+
 def test_the_cursor_is_timed_until_the_frame_showing_the_inspector(open_page):
     """The benchmark's figures: from the input event to the script done, and to the frame done."""
     app = open_page(viewport={"width": 1440, "height": 900})

@@ -21,7 +21,7 @@ export function gridPlotWidth(charts) {
 /**
  * The catalog, then the data in two requests: the first screenful's charts, and the rest.
  * Resolves once the data is asked for, to { first (its categories), firstPart, restPart (null
- * when one request asks for all) }.
+ * when one request asks for all), restArrived() (whether the rest is in already) }.
  */
 export async function requestInParts(source, win, points, signal) {
   const catalog = await api.series(source, signal);
@@ -31,10 +31,11 @@ export async function requestInParts(source, win, points, signal) {
   const rest = categories.filter((c) => !first.includes(c));
   const firstPart = api.data(source, win.from, win.to, points, signal, first.length ? first : null);
   const restPart = first.length && rest.length ? api.data(source, win.from, win.to, points, signal, rest) : null;
+  let arrived = false;
   // Reported when awaited; until then a failure must not count as unhandled.
   firstPart.catch(() => {});
-  restPart?.catch(() => {});
-  return { first, firstPart, restPart };
+  restPart?.then(() => { arrived = true; }, () => {});
+  return { first, firstPart, restPart, restArrived: () => arrived };
 }
 
 let pending = null;
