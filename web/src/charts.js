@@ -122,7 +122,8 @@ const BINARY_INCREMENTS = binaryIncrements();
 //
 // The copies are made when the page is idle, not in the draw: a load, or a pan's frames, draws
 // every chart and would pay for every copy too. Until its copy is made a chart shows uPlot's
-// canvas.
+// canvas. So is the picture itself made: a new element in the draw would have the next chart's
+// draw lay out the page's style again (setting a canvas's font does), once per chart.
 const pictures = new WeakMap();
 const canShowPictures = typeof OffscreenCanvas === "function" && typeof ImageBitmapRenderingContext === "function";
 const stale = new Set();
@@ -135,17 +136,14 @@ function showPicture(u, background) {
   if (!canShowPictures) return;
   let picture = pictures.get(u);
   if (!picture) {
-    const drawn = u.ctx.canvas;
-    const shown = document.createElement("canvas");
-    shown.className = "u-picture";
-    drawn.after(shown);
-    const copy = new OffscreenCanvas(1, 1);
-    picture = { drawn, shown, renderer: shown.getContext("bitmaprenderer"), copy, copier: copy.getContext("2d", { alpha: false }) };
+    picture = { drawn: u.ctx.canvas, shown: null };
     pictures.set(u, picture);
   }
   picture.background = background;
-  picture.drawn.classList.remove("u-drawn");
-  picture.shown.hidden = true;
+  if (picture.shown) {
+    picture.drawn.classList.remove("u-drawn");
+    picture.shown.hidden = true;
+  }
   stale.add(picture);
   if (!copyPending) {
     copyPending = true;
@@ -157,6 +155,13 @@ function copyStalePictures(deadline) {
   for (const picture of stale) {
     if (deadline && !deadline.didTimeout && deadline.timeRemaining() < 3) break; // the rest next time
     stale.delete(picture);
+    if (!picture.shown) {
+      const shown = document.createElement("canvas");
+      shown.className = "u-picture";
+      picture.drawn.after(shown);
+      const copy = new OffscreenCanvas(1, 1);
+      Object.assign(picture, { shown, renderer: shown.getContext("bitmaprenderer"), copy, copier: copy.getContext("2d", { alpha: false }) });
+    }
     const { drawn, shown, copy, copier } = picture;
     if (copy.width !== drawn.width || copy.height !== drawn.height) {
       copy.width = shown.width = drawn.width;
@@ -173,14 +178,23 @@ function copyStalePictures(deadline) {
   if (copyPending) whenIdle(copyStalePictures);
 }
 
+// u.valToPos(value, scale, true) for both scales (linear: the chart's), the same arithmetic
+// without its lookups: it is called for every point of every line and band.
+function pixelsOf(u) {
+  const { left, top, width, height } = u.bbox;
+  const { x: time, y: value } = u.scales;
+  const timeSpan = time.max - time.min;
+  const valueSpan = value.max - value.min;
+  return [(t) => left + width * ((t - time.min) / timeSpan), (v) => top + height * (1 - (v - value.min) / valueSpan)];
+}
+
 // Rectangles, because a software canvas fills a 2,000-vertex band polygon several times slower
 // than 1,000 rectangles, and 20 charts are drawn at once.
 function drawBands(u, n, spanGaps, colors) {
   const [first, last] = u.series[0].idxs || [];
   if (first === null || first === undefined || last === null || last === undefined) return;
   const { ctx, bbox } = u;
-  const x = (t) => u.valToPos(t, "x", true);
-  const y = (v) => u.valToPos(v, "y", true);
+  const [x, y] = pixelsOf(u);
   // A column its series' opaque line covers would not show: most of a band where buckets hold one
   // or two samples each. (Only its own line is asked: a column another covers costs no more.)
   let line = null;
@@ -212,8 +226,7 @@ function lineColumnsOf(u, n, spanGaps) {
   const [first, last] = u.series[0].idxs || [];
   if (first === null || first === undefined || last === null || last === undefined) return [];
   const { bbox } = u;
-  const x = (t) => u.valToPos(t, "x", true);
-  const y = (v) => u.valToPos(v, "y", true);
+  const [x, y] = pixelsOf(u);
   const width = LINE_WIDTH * uPlot.pxRatio;
   // As far as a stroke would reach: half its width past the plot's top and bottom.
   const across = [bbox.left, bbox.left + bbox.width];
