@@ -122,8 +122,9 @@ const BINARY_INCREMENTS = binaryIncrements();
 //
 // The copies are made when the page is idle, not in the draw: a load, or a pan's frames, draws
 // every chart and would pay for every copy too. Until its copy is made a chart shows uPlot's
-// canvas. So is the picture itself made: a new element in the draw would have the next chart's
-// draw lay out the page's style again (setting a canvas's font does), once per chart.
+// canvas. So is the picture itself (its element and contexts): made in the draw, each is one more
+// change of style for the next chart's draw to bring up to date (uPlot setting its canvas's font
+// has Blink do so), 20 of them in a load's draw.
 const pictures = new WeakMap();
 const canShowPictures = typeof OffscreenCanvas === "function" && typeof ImageBitmapRenderingContext === "function";
 const stale = new Set();
