@@ -309,20 +309,27 @@ def test_the_catalog_is_preloaded_by_the_page_and_asked_for_once(open_page):
     assert app.errors == []
 
 
+def signed_in_holding_back(open_page, pattern: str, seconds: float = 1.0):
+    """A signed-in desktop page (no service worker) whose next requests matching `pattern` reach
+    the server `seconds` late (routing also turns its HTTP cache off)."""
+    app = open_page(viewport={"width": 1440, "height": 900}, service_workers="block")
+    app.sign_in()
+    app.wait_for_charts()  # that page's requests done before counting the next one's
+    app.requests.clear()
+
+    def late(route):
+        time.sleep(seconds)
+        route.continue_()
+
+    app.page.route(re.compile(pattern), late)
+    return app
+
+
 def test_the_data_is_asked_for_while_the_apps_script_is_still_loading(open_page):
     # A first visit compiles the app's module for a few hundred milliseconds before it runs: the
     # page's first script asks for the first load's data meanwhile, and the app takes those
     # answers rather than asking again. Here the app's module arrives a second late.
-    app = open_page(viewport={"width": 1440, "height": 900}, service_workers="block")
-    app.sign_in()
-    app.wait_for_charts()  # that page's requests done before counting this one's
-    app.requests.clear()
-
-    def late(route):
-        time.sleep(1)
-        route.continue_()
-
-    app.page.route(re.compile(r".*/assets/app-[^/]*\.js$"), late)  # routing also turns the HTTP cache off
+    app = signed_in_holding_back(open_page, r".*/assets/app-[^/]*\.js$")
     app.open("")
     timing = app.js("""() => performance.getEntriesByType('resource')
         .map((r) => [new URL(r.name).pathname, r.startTime, r.responseEnd])""")
@@ -336,17 +343,8 @@ def test_the_data_is_asked_for_while_the_apps_script_is_still_loading(open_page)
 def test_a_first_load_whose_rest_came_in_first_draws_every_chart_at_once(open_page):
     # The first screenful's answer held back a second: the rest is in when it arrives, and one
     # draw (one frame) shows all the charts rather than the first screenful and then the rest.
-    app = open_page(viewport={"width": 1440, "height": 900}, service_workers="block")
-    app.sign_in()
-    app.wait_for_charts()  # that page's requests done before counting this one's
-    app.requests.clear()
-
-    def late(route):
-        time.sleep(1)
-        route.continue_()
-
     # Only the first screenful's request matches (cpu comes first): the rest is not held.
-    app.page.route(re.compile(r".*/api/data\?.*category=cpu(&|$).*"), late)
+    app = signed_in_holding_back(open_page, r".*/api/data\?.*category=cpu(&|$).*")
     app.open()
     assert len(app.data_requests()) == 2, app.data_requests()
     draws = app.js("() => performance.getEntriesByName('draw').length")
