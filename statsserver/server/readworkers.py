@@ -56,6 +56,7 @@ class _Worker:
         self.process = process
         self.started = time.monotonic()
         self.waiting: deque[tuple[asyncio.Future, int]] = deque()  # (answer, its cells)
+        self.stopping = False  # its end is the server's doing, not news
         self.reading = asyncio.create_task(self._read_answers())
 
     async def _read_answers(self) -> None:
@@ -80,7 +81,9 @@ class _Worker:
                     log.debug("a read worker failed a query: %s", payload.decode())
                     waiter.set_result(None)
         except (asyncio.IncompleteReadError, ConnectionError):
-            if ready:
+            if self.stopping:
+                pass
+            elif ready:
                 log.error("read worker (pid %d) stopped; range queries are answered in the server's "
                           "process until another starts", self.process.pid)
             else:
@@ -160,6 +163,7 @@ class ReadWorkers:
 
     async def stop(self) -> None:
         for worker in self._workers:
+            worker.stopping = True
             worker.process.stdin.close()  # the end of its input: the worker finishes and exits
         waits = [worker.process.wait() for worker in self._workers]
         if waits:

@@ -155,6 +155,7 @@ def test_read_workers_end_with_the_server(start_server):
     server = start_server(command="serve", settings="read_workers = 2\n")
     workers = workers_of(server)
     assert len(workers) == 2
-    server.stop()
+    log = server.stop()
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == []
+    assert "read worker" not in log  # their end was the server's doing: nothing to report
