@@ -20,7 +20,9 @@ points per chart.
   open, does not compete with;
 - cursor: from a mouse move's input event to the end of the frame that shows the inspector with
   that moment's values (the app's `inspector-shown` measure), over many moves across a chart;
-  baseline in the same run: a page whose one listener changes one text, measured the same way.
+  baseline in the same run: a page whose one listener changes one text, measured the same way;
+  and the CPU time Chromium's processes spend per move (all threads: the page's, its compositor's,
+  raster, the display compositor), for both.
 """
 
 from __future__ import annotations
@@ -250,14 +252,19 @@ def cursor_latency(browser, server, moves: int) -> dict:
     left, top, width, height = box
 
     def sweep():
+        """The moves; returns the browser's CPU time per move (ms): on two shared cores a move's
+        latency swings with other processes' load, the CPU it costs much less."""
         page.mouse.move(left + 2, top + height / 4)
+        used = chromium_cpu()
         for i in range(moves):
             x = left + 2 + (width - 4) * ((i * 7919) % moves) / moves  # jumps: every move a new moment
             page.mouse.move(x, top + height / 4)
+        cpu = (chromium_cpu() - used) * 1000 / moves
         page.wait_for_timeout(200)
+        return cpu
 
     page.evaluate("() => performance.clearMeasures()")
-    sweep()
+    cpu = sweep()
     measures = page.evaluate("""() => Object.fromEntries(['inspector-update', 'inspector-latency', 'inspector-shown']
         .map((n) => [n, performance.getEntriesByName(n).map((m) => m.duration)]))""")
     cells = page.evaluate("() => document.querySelectorAll('#inspector td.value').length")
@@ -274,13 +281,13 @@ def cursor_latency(browser, server, moves: int) -> dict:
             handled.push(performance.now() - e.timeStamp);
             requestAnimationFrame(() => { queue.push(() => shown.push(performance.now() - e.timeStamp)); channel.port2.postMessage(null); });
         }); }""")
-    sweep()
+    floor_cpu = sweep()
     floor = page.evaluate("() => window.handled")
     floor_shown = page.evaluate("() => window.shown")
     context.close()
     return {"cursor_ms": measures["inspector-update"], "latency_ms": measures["inspector-latency"],
             "shown_ms": measures["inspector-shown"], "baseline_latency_ms": floor, "baseline_shown_ms": floor_shown,
-            "inspector_cells": cells}
+            "inspector_cells": cells, "cpu_per_move_ms": cpu, "baseline_cpu_per_move_ms": floor_cpu}
 
 
 def summary(values):
@@ -369,6 +376,8 @@ def main() -> None:
          f"p95 {shown_summary['p95']:.1f}; baseline: median {floor_shown_summary['median']:.1f}, "
          f"p95 {floor_shown_summary['p95']:.1f}; app / baseline = "
          f"{shown_summary['median'] / floor_shown_summary['median']:.1f}×"),
+        ("cursor move, the browser's CPU (all processes)", f"{cursor['cpu_per_move_ms']:.1f} ms",
+         f"baseline: {cursor['baseline_cpu_per_move_ms']:.1f} ms; a frame is 16.7 ms, on {psutil.cpu_count()} cores"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"web app, {CATEGORIES} charts × {SAMPLES} samples/h, Chromium {version} "
