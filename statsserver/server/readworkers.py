@@ -47,10 +47,6 @@ def range_json(reader: Reader, query: list) -> bytes:
     return orjson.dumps(reader.query(*query, arrays=True), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-class WorkerGone(Exception):
-    """The worker stopped before it answered."""
-
-
 class _Worker:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
@@ -77,7 +73,7 @@ class _Worker:
                     waiter.set_result(payload)
                 elif kind == STORE_FAILED:
                     waiter.set_exception(StoreError(payload.decode()))
-                else:  # answered again in the server's process, which raises it as its own
+                else:  # None: answered again in the server's process, which raises it as its own
                     log.debug("a read worker failed a query: %s", payload.decode())
                     waiter.set_result(None)
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -92,11 +88,11 @@ class _Worker:
         except Exception as error:  # noqa: BLE001 (a worker out of step is stopped, never trusted)
             log.error("read worker (pid %d): %s; it is stopped", self.process.pid, error)
             self.kill()
-        finally:
+        finally:  # what it had not answered is answered in the server's process
             while self.waiting:
                 waiter, _ = self.waiting.popleft()
                 if not waiter.done():
-                    waiter.set_exception(WorkerGone())
+                    waiter.set_result(None)
 
     @property
     def alive(self) -> bool:
@@ -150,10 +146,7 @@ class ReadWorkers:
         chosen = min(alive, key=lambda worker: worker.waiting_cells)
         if cells <= self.small_cells and any(waiting > self.small_cells for _, waiting in chosen.waiting):
             return None
-        try:
-            return await chosen.ask(query, cells)
-        except (WorkerGone, ConnectionError):
-            return None
+        return await chosen.ask(query, cells)
 
     async def _restart_dead(self) -> None:
         for number, worker in enumerate(self._workers):
@@ -165,14 +158,13 @@ class ReadWorkers:
         for worker in self._workers:
             worker.stopping = True
             worker.process.stdin.close()  # the end of its input: the worker finishes and exits
-        waits = [worker.process.wait() for worker in self._workers]
-        if waits:
-            done, pending = await asyncio.wait([asyncio.ensure_future(wait) for wait in waits], timeout=5)
+        if self._workers:
+            exits = [asyncio.ensure_future(worker.process.wait()) for worker in self._workers]
+            await asyncio.wait(exits, timeout=5)
             for worker in self._workers:
                 if worker.process.returncode is None:
                     worker.kill()
-            if pending:
-                await asyncio.wait(pending)
+            await asyncio.wait(exits)
         for worker in self._workers:
             worker.reading.cancel()
         self._workers = []

@@ -3,7 +3,7 @@
 import uPlot from "uplot";
 import { binaryIncrements, formatAxisTime, formatTick, formatValue, titleOf } from "./format.js";
 import { plotColumns } from "./data.js";
-import { bandColumns } from "./bands.js";
+import { bandColumns, present } from "./bands.js";
 import { covers, lineColumns, paintColumns } from "./lines.js";
 
 export const SYNC_KEY = "statsserver";
@@ -191,9 +191,16 @@ function pixelsOf(u) {
 
 // Rectangles, because a software canvas fills a 2,000-vertex band polygon several times slower
 // than 1,000 rectangles, and 20 charts are drawn at once.
-function drawBands(u, n, spanGaps, colors) {
+// The first and last index of the data in view, or null when none is.
+function inView(u) {
   const [first, last] = u.series[0].idxs || [];
-  if (first === null || first === undefined || last === null || last === undefined) return;
+  return present(first) && present(last) ? [first, last] : null;
+}
+
+function drawBands(u, n, spanGaps, colors) {
+  const shown = inView(u);
+  if (!shown) return;
+  const [first, last] = shown;
   const { ctx, bbox } = u;
   const [x, y] = pixelsOf(u);
   // A column its series' opaque line covers would not show: most of a band where buckets hold one
@@ -224,8 +231,9 @@ const LINE_WIDTH = 1.5;
 const COLUMNS_FROM_PIXEL_RATIO = 2;
 
 function lineColumnsOf(u, n, spanGaps) {
-  const [first, last] = u.series[0].idxs || [];
-  if (first === null || first === undefined || last === null || last === undefined) return [];
+  const shown = inView(u);
+  if (!shown) return [];
+  const [first, last] = shown;
   const { bbox } = u;
   const [x, y] = pixelsOf(u);
   const width = LINE_WIDTH * uPlot.pxRatio;
