@@ -25,7 +25,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -73,6 +75,31 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+class CommitsEverySecond:
+    """A sample stored every second while range queries run, as a collector stores them: each
+    commit ends what the server and its workers keep until the data changes, as it would in use."""
+
+    def __init__(self, server: "Server") -> None:
+        self.server = server
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._push, daemon=True)
+
+    def _push(self) -> None:
+        while not self.stopped.wait(1.0):
+            request = urllib.request.Request(
+                f"{self.server.url}/add_data_point?projectid=collector&category=cpu&label=total&value={random.random()}",
+                method="POST", headers={"Authorization": f"Bearer {self.server.token}"})
+            urllib.request.urlopen(request, timeout=10).read()
+
+    def __enter__(self) -> "CommitsEverySecond":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.thread.join()
 
 
 def distinct_queries_script(path: str, end: float) -> str:
@@ -238,6 +265,20 @@ def push_load(server: "Server", seconds: int) -> dict:
 
 
 
+def data_load(server: "Server", seconds: int, results: dict, suffix: str, distinct_only: bool = False) -> None:
+    for label, span in (("1h", 3600), ("30d", 30 * 86400)):
+        now = time.time()
+        query = f"/api/data?source=history&category=cpu&points=1000&from={now - span}&token={server.token}"
+        if not distinct_only:
+            # Twenty clients asking the same: the server keeps the answer until data changes.
+            results[f"data_{label}"] = wrk(server, f"{query}&to={now}", seconds, 20)
+        # Twenty clients each asking something new: every answer comes from the store.
+        results[f"data_{label}_distinct{suffix}"] = wrk(server, query, seconds, 20, distinct_queries_script(query, now))
+        if not distinct_only:
+            # One client alone: the time a request takes, without waiting behind 19 others.
+            results[f"data_{label}_alone"] = wrk(server, query, seconds, 1, distinct_queries_script(query, now))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="finish within a minute")
@@ -259,26 +300,15 @@ def main() -> None:
             results["health"] = wrk(server, "/api/health", seconds, 10)
             if not arguments.only:
                 results.update(push_load(server, seconds))
-            for label, span in (("1h", 3600), ("30d", 30 * 86400)):
-                now = time.time()
-                query = f"/api/data?source=history&category=cpu&points=1000&from={now - span}&token={server.token}"
-                # Twenty clients asking the same: the server keeps the answer until data changes.
-                results[f"data_{label}"] = wrk(server, f"{query}&to={now}", seconds, 20)
-                # Twenty clients each asking something new: every answer comes from the store.
-                results[f"data_{label}_distinct"] = wrk(server, query, seconds, 20,
-                                                        distinct_queries_script(query, now))
-                # One client alone: the time a request takes, without waiting behind 19 others.
-                results[f"data_{label}_alone"] = wrk(server, query, seconds, 1, distinct_queries_script(query, now))
+            with CommitsEverySecond(server):
+                data_load(server, seconds, results, "")
         finally:
             server.stop()
         # The baseline for the read workers: every range query answered in the server's process.
         server = Server(directory, settings="read_workers = 0\n")
         try:
-            for label, span in (("1h", 3600), ("30d", 30 * 86400)):
-                now = time.time()
-                query = f"/api/data?source=history&category=cpu&points=1000&from={now - span}&token={server.token}"
-                results[f"data_{label}_distinct_in_process"] = wrk(server, query, seconds, 20,
-                                                                   distinct_queries_script(query, now))
+            with CommitsEverySecond(server):
+                data_load(server, seconds, results, "_in_process", distinct_only=True)
         finally:
             server.stop()
         if not arguments.only:
