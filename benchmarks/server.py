@@ -6,7 +6,9 @@ Load comes from wrk (Debian's `wrk`; `make bench` installs it) on loopback, agai
 `statsserver serve` on a real database. Baselines in the same run: `/api/health` (the
 framework's floor per request) for the HTTP routes; the same server with `read_workers = 0`
 (every range query answered in its own process) for the read workers; and the same server with
-no live clients for the feed's CPU. A server's CPU counts its read workers'.
+no live clients for the feed's CPU. A server's CPU counts its read workers'. Range queries run
+while a sample is stored every second, as in use: what the server keeps until the data changes
+lasts a second, not the whole run.
 """
 
 from __future__ import annotations
