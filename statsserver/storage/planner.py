@@ -74,17 +74,20 @@ class Grouping:
     """Which output bucket each of a sorted run of times falls in, computed once and shared by
     every series stored against those times (a raw window's series share its times)."""
 
-    __slots__ = ("start", "stop", "buckets", "firsts", "sizes", "trivial", "spread", "its_own", "unbroken")
+    __slots__ = ("start", "stop", "buckets", "firsts", "sizes", "trivial", "spread", "its_own", "unbroken", "rest")
 
     def __init__(self, times: np.ndarray, plan: Plan, low: int, high: int) -> None:
         # Array methods rather than numpy's functions: this runs for every block a query reads,
         # on a few hundred times, where the functions' Python wrappers cost as much as the work.
         self.start = int(times.searchsorted(low))
         self.stop = int(times.searchsorted(high))
-        self.spread = self.its_own = self.firsts = self.sizes = self.unbroken = None
-        if plan.tier.step_ms and self._unbroken(times[self.start:self.stop], plan):
+        self._group(times[self.start:self.stop], plan)
+
+    def _group(self, times: np.ndarray, plan: Plan) -> None:
+        self.spread = self.its_own = self.firsts = self.sizes = self.unbroken = self.rest = None
+        if plan.tier.step_ms and self._unbroken(times, plan):
             return
-        inside = (times[self.start:self.stop] - plan.origin) // plan.width
+        inside = (times - plan.origin) // plan.width
         steps = inside[1:] != inside[:-1]
         self.trivial = bool(steps.all())
         if self.trivial:  # a bucket per time, as samples one bucket apart give
@@ -106,34 +109,63 @@ class Grouping:
     def _unbroken(self, times: np.ndarray, plan: Plan) -> bool:
         """A rollup tier's buckets one after another, as a chart's blocks and their tail usually
         are: the output buckets follow from the first time and the count. Then `unbroken` is
-        (columns of the first output bucket, of the widest), for laid_out."""
+        (columns of the first output bucket, of the widest, output buckets, times), for
+        laid_out. Where the tail ends in the head's samples, off the tier's grid, the output
+        buckets from the first of those on are grouped as `rest`: else the month's run would be
+        reduced bucket by bucket for its last few."""
         step, count = plan.tier.step_ms, len(times)
         per_bucket = plan.width // step
-        if count < 2 or not 1 < per_bucket <= SPREAD_LONGEST or not ((times[1:] - times[:-1]) == step).all():
+        if count < 2 or not 1 < per_bucket <= SPREAD_LONGEST:
             return False
+        off_step = ((times[1:] - times[:-1]) != step).nonzero()[0]
+        if len(off_step):
+            broken = int(times[off_step[0] + 1])
+            broken_bucket = broken - (broken - plan.origin) % plan.width
+            count = min(int(off_step[0]) + 1, -(-(broken_bucket - int(times[0])) // step))
+            if count < 2:
+                return False
+            self.rest = Grouping.__new__(Grouping)
+            self.rest._group(times[count:], plan)
         offset = int(times[0]) - plan.origin
         first = min(per_bucket - offset % plan.width // step, count)
         buckets = 1 + -(-(count - first) // per_bucket)
         longest = per_bucket if buckets > 2 else max(first, count - first)
         self.buckets = np.arange(offset // plan.width, offset // plan.width + buckets)
-        self.trivial = longest == 1
-        self.unbroken = first, longest
+        self.trivial = longest == 1 and self.rest is None
+        self.unbroken = first, longest, buckets, count
+        if self.rest is not None:
+            self.buckets = np.concatenate((self.buckets, self.rest.buckets))
         return True
 
     def laid_out(self, matrix: np.ndarray, padding: np.ndarray) -> np.ndarray:
         """An unbroken run's `matrix` (..., times) as (..., buckets, columns): each output
         bucket's columns side by side, then `padding` (one value per row) up to the widest
         bucket's, as `spread` and `its_own` lay them out."""
-        first, longest = self.unbroken
-        count = matrix.shape[-1]
-        shape = (*matrix.shape[:-1], len(self.buckets), longest)
-        if first == longest and count == len(self.buckets) * longest:
+        first, longest, buckets, count = self.unbroken
+        matrix = matrix[..., :count]
+        shape = (*matrix.shape[:-1], buckets, longest)
+        if first == longest and count == buckets * longest:
             return matrix.reshape(shape)
-        laid = np.empty((*matrix.shape[:-1], len(self.buckets) * longest))
+        laid = np.empty((*matrix.shape[:-1], buckets * longest))
         laid[...] = padding
         laid[..., :first] = matrix[..., :first]
         laid[..., longest:longest + count - first] = matrix[..., first:]
         return laid.reshape(shape)
+
+    def fold_buckets(self, aggregates: np.ndarray) -> tuple | np.ndarray:
+        """Stored rollup buckets (min, max, sum and count stacked, at the times grouped) as the
+        output buckets' min, max, sum and count."""
+        if self.trivial:
+            return aggregates
+        if self.unbroken is None:
+            return self.reduce(np.fmin, aggregates[0]), self.reduce(np.fmax, aggregates[1]), \
+                *self.reduce(np.add, aggregates[2:])
+        laid = self.laid_out(aggregates, _ROLLUP_PADDING)
+        folded = _across(np.fmin, laid[0]), _across(np.fmax, laid[1]), *_across(np.add, laid[2:])
+        if self.rest is None:
+            return folded
+        rest = self.rest.fold_buckets(aggregates[..., self.unbroken[3]:])
+        return tuple(np.concatenate(pair, axis=-1) for pair in zip(folded, rest))
 
     def __len__(self) -> int:
         return len(self.buckets)
@@ -184,10 +216,13 @@ class Output:
     def __init__(self, ids: list[int]) -> None:
         self.ids = np.array(ids, np.int64)
         self._by_id = self.ids.argsort(kind="stable") if ids != sorted(ids) else None
+        self._all = np.arange(len(ids))
         self.parts: list[tuple] = []
 
     def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows of a block that were asked for, their rows here)."""
+        if ids.tobytes() == self.ids.tobytes():  # a chart's category, as it usually is
+            return self._all, self._all
         rows = np.minimum(self.rows_of(ids), len(self.ids) - 1)  # a ufunc: clip's wrapper costs twice as much
         block_rows = (self.ids[rows] == ids).nonzero()[0]
         return block_rows, rows[block_rows]
@@ -229,18 +264,7 @@ class Output:
         them) at the starts `grouping` was made from."""
         if not len(grouping) or not len(rows):
             return
-        aggregates = aggregates[:, :, grouping.start:grouping.stop]
-        if grouping.trivial:
-            self.merge(rows, grouping.buckets, *aggregates)
-            return
-        if grouping.unbroken is not None:
-            laid = grouping.laid_out(aggregates, _ROLLUP_PADDING)
-            self.merge(rows, grouping.buckets, _across(np.fmin, laid[0]), _across(np.fmax, laid[1]),
-                       *_across(np.add, laid[2:]))
-            return
-        totals = grouping.reduce(np.add, aggregates[2:])
-        self.merge(rows, grouping.buckets, grouping.reduce(np.fmin, aggregates[0]),
-                   grouping.reduce(np.fmax, aggregates[1]), *totals)
+        self.merge(rows, grouping.buckets, *grouping.fold_buckets(aggregates[:, :, grouping.start:grouping.stop]))
 
     def cells(self) -> tuple[np.ndarray, np.ndarray]:
         """(the buckets that got parts, and min, sum, max and count at them: 4 x series x

@@ -8,6 +8,7 @@ row each), raw blocks (closed windows, compressed, a block per category) and the
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import sqlite3
@@ -535,6 +536,7 @@ class Reader:
         groups = catalog.groups(source, {s.category for s in selected})
         blocks: dict[Tier, tuple] = {}  # rows of blocks, by tier
 
+        @functools.cache
         def plan_for(tier: Tier) -> planner.Plan:
             return planner.plan(tier, low, high, points, to_ms(interval or 0))
 
@@ -557,8 +559,7 @@ class Reader:
         else:
             chosen = RAW
         plan = plan_for(chosen)
-        result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [],
-                  "series": [{**s.fields, "min": [], "avg": [], "max": []} for s in selected]}
+        result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [], "series": []}
         if not selected:
             return result
         output = planner.Output(ids)
@@ -569,9 +570,12 @@ class Reader:
             self._fold_rollups(chosen, rows, plan, output)
         buckets, cells = output.cells()
         picked = cells[3].sum(axis=0).nonzero()[0]  # some buckets may have got only empty cells
-        buckets, markers = buckets[picked], False
+        if len(picked) < len(buckets):
+            buckets = buckets[picked]
+        markers = False
         centres = buckets + 0.5
-        if interval and len(buckets) > 1:
+        # Buckets one after another have no gap between them, as a chart's usually are.
+        if interval and len(buckets) > 1 and int(buckets[-1]) - int(buckets[0]) >= len(buckets):
             gaps = ((buckets[1:] - buckets[:-1]) > 1 + 2 * to_ms(interval) / plan.width).nonzero()[0]
             if markers := len(gaps) > 0:
                 # A marker bucket (picked -1: every series null) just after each bucket that
@@ -584,8 +588,8 @@ class Reader:
         columns, counts = planner.results(cells, picked, markers)
         result["times"] = times if arrays else times.tolist()
         rows = zip(*columns) if arrays else planner.as_lists(columns, counts == 0)
-        for entry, (lows, averages, highs) in zip(result["series"], rows):
-            entry["min"], entry["avg"], entry["max"] = lows, averages, highs
+        result["series"] = [{**s.fields, "min": lows, "avg": averages, "max": highs}
+                            for s, (lows, averages, highs) in zip(selected, rows)]
         return result
 
     def _blocks(self, tier: Tier, source_id: int, groups: list[int], low: int, high: int, plan: planner.Plan) -> tuple:

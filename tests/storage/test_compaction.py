@@ -320,6 +320,36 @@ def test_an_exception_inside_a_step_rolls_the_step_back(tmp_path):
     writer.close()
 
 
+def test_categories_asked_together_answer_as_each_alone(tmp_path):
+    # A window's blocks of several categories are folded as one matrix: no row may take another's
+    # values, whether a category misses samples or not, in the windows and in the head.
+    points = []
+    for second in range(0, 3 * 3600, 2):
+        points.append(("cpu", "total", T0 + second, float(second % 97)))
+        points.append(("cpu", "core0", T0 + second, 50.0 + second % 13))
+        if second % 300:  # load misses a sample now and then
+            points.append(("load", "1m", T0 + second, second % 7 / 4))
+    writer = store(tmp_path / "s.db", points, interval=2.0)
+    while not writer.maintain(T0 + 3 * 3600 - 600).finished:
+        pass
+    reader = Reader(tmp_path / "s.db")
+    for points_asked in (100, 1000, 5000):
+        for low, high in ((T0, T0 + 3 * 3600), (T0 + 1000.5, T0 + 2 * 3600 + 17)):
+            together = reader.query(SOURCE, low, high, points_asked, tier="raw")
+            assert together["tier"] == "raw" and len(together["series"]) == 3
+            for category in ("cpu", "load"):
+                alone = reader.query(SOURCE, low, high, points_asked, [category], tier="raw")
+                for series in alone["series"]:
+                    same = next(s for s in together["series"] if s["label"] == series["label"])
+                    assert by_time(alone, series) == by_time(together, same)
+    writer.close()
+
+
+def by_time(result, series):
+    return {time: values for time, *values in zip(result["times"], series["min"], series["avg"], series["max"])
+            if values[1] is not None}
+
+
 def test_late_points_merge_into_compacted_windows_without_doubling(tmp_path):
     path = tmp_path / "store.db"
     data = steady(1200, step=1.0)

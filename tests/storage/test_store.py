@@ -322,6 +322,36 @@ def test_an_unbroken_run_of_rollup_buckets_folds_as_reduceat_does():
                         (per_bucket, skipped, count, ufunc)
 
 
+def test_a_rollup_run_ending_in_the_heads_samples_folds_as_reduceat_does():
+    # A month's chart: a tier's buckets one after another, then the head's samples off its grid;
+    # the unbroken part is laid out, the output buckets from the first sample on are reduced.
+    import numpy as np
+    from statsserver.storage.planner import Grouping, Output, Plan, SPREAD_LONGEST
+    from statsserver.storage.tiers import ROLLUPS
+    tier, random = ROLLUPS[0], np.random.default_rng(11)
+    for per_bucket in (2, 3, SPREAD_LONGEST):
+        plan = Plan(tier, 0, per_bucket * tier.step_ms, 1000)
+        for skipped in range(per_bucket):
+            for buckets, samples in ((40, 1), (40, 3), (41, 2 * SPREAD_LONGEST), (3, 5), (1, 4)):
+                grid = (skipped + np.arange(buckets)) * tier.step_ms
+                head = grid[-1] + np.cumsum(random.integers(1, tier.step_ms // 2, samples))
+                times = np.concatenate([grid, head])
+                grouping = Grouping(times, plan, plan.origin, plan.end)
+                aggregates = random.normal(size=(4, 3, len(times)))
+                aggregates[:2][random.random((2, 3, len(times))) < 0.2] = np.nan
+                output = Output([1, 2, 3])
+                output.fold_buckets(np.arange(3), grouping, aggregates)
+                buckets_out, cells = output.cells()
+                inside = times // plan.width
+                firsts = np.flatnonzero(np.diff(inside, prepend=-1))
+                assert buckets_out.tolist() == inside[firsts].tolist()
+                for cell, ufunc, matrix in zip(cells, (np.fmin, np.add, np.fmax, np.add), aggregates[[0, 2, 1, 3]]):
+                    assert np.array_equal(cell, ufunc.reduceat(matrix, firsts, axis=1), equal_nan=True), \
+                        (per_bucket, skipped, buckets, samples, ufunc)
+                if buckets >= 2 * per_bucket + skipped:
+                    assert grouping.unbroken is not None and grouping.rest is not None
+
+
 def test_output_cells_fold_parts_over_the_buckets_they_cover():
     import numpy as np
     from statsserver.storage.planner import Output
