@@ -295,12 +295,16 @@ class Output:
 def results(cells: np.ndarray, picked: np.ndarray | None, markers: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Min, avg and max (3 x series x buckets) of Output.cells at the `picked` buckets (all when
     None; with `markers`, -1 is a gap marker), NaN where a bucket has no data; and the buckets'
-    counts. The cells become the answer."""
+    counts. The cells become the answer. Where no bucket holds more than one sample, as in a
+    chart whose buckets are the sampling interval, min, avg and max are the same numbers: then
+    one (1 x series x buckets) stands for the three."""
     # take, not indexing: the answer's rows must be C-contiguous for orjson.
     cells = cells if picked is None else cells.take(picked, axis=2)
     if markers:
         cells[:, :, picked < 0] = [[[np.nan]], [[0.0]], [[np.nan]], [[0.0]]]
     columns, counts = cells[:3], cells[3]
+    if counts.max(initial=0) <= 1:  # a sample's sum is itself, and min is NaN where none
+        return _significant(columns[:1]), counts
     with np.errstate(invalid="ignore"):
         columns[1] /= counts  # 0 / 0 where a bucket is empty: NaN
     return _significant(columns), counts

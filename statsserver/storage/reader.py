@@ -587,7 +587,11 @@ class Reader:
         times = (plan.origin + centres * plan.width) / 1000
         columns, counts = planner.results(cells, picked, markers)
         result["times"] = times if arrays else times.tolist()
-        rows = zip(*columns) if arrays else planner.as_lists(columns, counts == 0)
+        if arrays:
+            # The same array thrice where min, avg and max are the same numbers: JSON writes them once.
+            rows = zip(*columns) if len(columns) == 3 else ((row, row, row) for row in columns[0])
+        else:
+            rows = planner.as_lists(columns.repeat(3 // len(columns), axis=0), counts == 0)
         result["series"] = [{**s.fields, "min": lows, "avg": averages, "max": highs}
                             for s, (lows, averages, highs) in zip(selected, rows)]
         return result

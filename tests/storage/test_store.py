@@ -79,6 +79,23 @@ def test_narrow_buckets_are_widened_to_the_sampling_interval(writer, path):
     assert result["step"] == 1.0 and len(result["times"]) == 10
 
 
+def test_a_sample_a_bucket_is_its_min_avg_and_max_in_lists_and_json(writer, path):
+    import orjson
+    from statsserver.server.readworkers import range_json
+    fill(writer, 600, step=10.0, interval=10.0, skip=[(T0 + 200, T0 + 300)])  # totals 0, 1, 2, ...
+    reader = Reader(path)
+    for points, per_bucket in ((60, 1), (30, 2)):
+        listed = reader.query("host", T0, T0 + 600, points, ["cpu"])
+        assert orjson.loads(range_json(reader, ["host", T0, T0 + 600, points, ["cpu"]])) == listed
+        total = next(s for s in listed["series"] if s["label"] == "total")
+        values = [v for v in range(60) if not 20 <= v < 30]
+        expected = [values[i:i + per_bucket] for i in range(0, len(values), per_bucket)]
+        assert [v for v in total["min"] if v is not None] == [float(min(b)) for b in expected]
+        assert [v for v in total["avg"] if v is not None] == [sum(b) / len(b) for b in expected]
+        assert [v for v in total["max"] if v is not None] == [float(max(b)) for b in expected]
+        assert None in total["avg"]  # the gap's marker
+
+
 def test_a_gap_in_collection_stays_a_gap(writer, path):
     fill(writer, 3600, step=10.0, interval=10.0, skip=[(T0 + 1200, T0 + 2400)])
     result = Reader(path).query("host", T0, T0 + 3600, points=60, categories=["cpu"])
