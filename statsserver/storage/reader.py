@@ -8,7 +8,6 @@ row each), raw blocks (closed windows, compressed, a block per category) and the
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import sqlite3
@@ -27,6 +26,11 @@ from . import processes as history
 from .tiers import MINUTE, RAW, ROLLUPS, Tier
 
 _NEVER = 1 << 62  # ms, later than any stored time
+# The blocks of some groups whose start lies in a range (its bounds the last two parameters).
+_WINDOWS = ("SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
+            " AND chunks.group_id IN (%s) AND chunks.start = windows.start"
+            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start")
+_CHUNKS = "SELECT start, data FROM chunks WHERE tier = ? AND group_id IN (%s) AND start > ? AND start < ?"
 # Sets of series whose head (and unpacked rollups, per tier) a reader keeps until the next
 # commit: a dashboard's charts.
 KEPT = 32
@@ -102,7 +106,7 @@ class Reader:
         # The head and the unpacked rollups of a set of series, as matrices, until the next
         # commit: they are the parts of a range query read row by row, and every chart of the
         # last hour (of a month) reads all of them.
-        self._kept_rows: dict[bytes, object] = {}
+        self._kept_rows: dict[bytes | tuple, object] = {}
 
     def _rows(self, sql: str, parameters=()) -> list[tuple]:
         try:
@@ -154,11 +158,7 @@ class Reader:
         overlapping [low, high), in time order."""
         if source_id is None or not groups:
             return ()
-        return tuple(self._rows(
-            "SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
-            f" AND chunks.group_id IN ({_marks(groups)}) AND chunks.start = windows.start"
-            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
-            (*groups, source_id, low - RAW.span_ms, high)))
+        return tuple(self._rows(_WINDOWS % _marks(groups), (*groups, source_id, low - RAW.span_ms, high)))
 
     def _raw_blocks(self, source_id: int | None, groups: list[int], low: int, high: int):
         """(window times, [block blob, ...]) for each raw window overlapping [low, high) that
@@ -530,15 +530,17 @@ class Reader:
         catalog = self.catalog()
         found = catalog.by_name.get(source)
         interval = found.interval if found else None
-        selected = catalog.series(source, categories)
+        selected, ids, groups, layout = self._kept(
+            ("selection", source, None if categories is None else tuple(categories)),
+            lambda: self._selection(catalog, source, categories))
         low, high = to_ms(start), to_ms(end)
-        ids = [s.id for s in selected]
-        groups = catalog.groups(source, {s.category for s in selected})
-        blocks: dict[Tier, tuple] = {}  # rows of blocks, by tier
+        blocks: dict[int, tuple] = {}  # rows of blocks, by tier number
+        plans: dict[int, planner.Plan] = {}
 
-        @functools.cache
         def plan_for(tier: Tier) -> planner.Plan:
-            return planner.plan(tier, low, high, points, to_ms(interval or 0))
+            if tier.number not in plans:
+                plans[tier.number] = planner.plan(tier, low, high, points, to_ms(interval or 0))
+            return plans[tier.number]
 
         if tier is not None:
             chosen = next((t for t in (RAW, *ROLLUPS) if t.name == tier), None)
@@ -550,7 +552,7 @@ class Reader:
             def has_data(tier: Tier) -> bool:
                 # A chart's one category: the blocks the tier's folding reads tell, without a probe.
                 if groups == [probe_group]:
-                    rows = blocks[tier] = self._blocks(tier, found.id, groups, low, high, plan_for(tier))
+                    rows = blocks[tier.number] = self._blocks(tier, found.id, groups, low, high, plan_for(tier))
                     if any(low - tier.span_ms < row[0] < high for row in rows):
                         return True
                 return self._has_data(tier, probe_group, ids[0], low, high)
@@ -562,8 +564,8 @@ class Reader:
         result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [], "series": []}
         if not selected:
             return result
-        output = planner.Output(ids)
-        rows = blocks[chosen] if chosen in blocks else self._blocks(chosen, found.id, groups, low, high, plan)
+        output = layout.fresh()
+        rows = blocks[chosen.number] if chosen.number in blocks else self._blocks(chosen, found.id, groups, low, high, plan)
         if chosen is RAW:
             self._fold_raw(rows, plan, low, high, output)
         else:
@@ -596,18 +598,32 @@ class Reader:
                             for s, (lows, averages, highs) in zip(selected, rows)]
         return result
 
+    @staticmethod
+    def _selection(catalog: Catalog, source: str, categories) -> tuple:
+        """The series asked for, their ids, their groups and their Output's layout."""
+        selected = catalog.series(source, categories)
+        ids = [s.id for s in selected]
+        return selected, ids, catalog.groups(source, {s.category for s in selected}), planner.Output(ids)
+
     def _blocks(self, tier: Tier, source_id: int, groups: list[int], low: int, high: int, plan: planner.Plan) -> tuple:
         """Rows of the blocks of `groups` a query folds, in time order: raw windows' (start,
         times blob, block blob) overlapping [low, high); or rollup blocks' (start, blob)
-        overlapping the plan's range, widened to the tier's grid."""
-        if tier is RAW:
-            return self._window_rows(source_id, groups, low, high)
+        overlapping the plan's range, widened to the tier's grid.
+
+        Read once until the next commit for the range widened to whole spans: a chart's next
+        query, a moment later, asks for the same blocks (a statement costs a tenth of a query).
+        """
         if not groups:
             return ()
-        return tuple(sorted(self._rows(
-            f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
-            " AND start > ? AND start < ?", (tier.number, *groups, plan.origin - tier.span_ms, plan.end)),
-            key=lambda row: row[0]))
+        if tier is RAW:
+            sql, parameters, after, before = _WINDOWS % _marks(groups), (*groups, source_id), low - RAW.span_ms, high
+        else:
+            sql, parameters = _CHUNKS % _marks(groups), (tier.number, *groups)
+            after, before = plan.origin - tier.span_ms, plan.end
+        wide = (after - after % tier.span_ms, before - before % tier.span_ms + tier.span_ms)
+        rows = self._kept((sql, *parameters, *wide),
+                          lambda: tuple(sorted(self._rows(sql, (*parameters, *wide)), key=lambda row: row[0])))
+        return tuple(row for row in rows if after < row[0] < before)
 
     def _fold_raw(self, windows, plan, low, high, output) -> None:
         # The blocks of one set of series are folded as one run, window after window, and the
@@ -656,7 +672,7 @@ class Reader:
                 parts.append((times[first:stop], values[:, first:stop], not missing[first:stop].any()))
         return parts
 
-    def _kept(self, key: bytes, read):
+    def _kept(self, key: bytes | tuple, read):
         """`read()`, read once until the next commit (the catalog's check clears them)."""
         found = self._kept_rows.get(key, self)
         if found is self:
