@@ -707,9 +707,27 @@ class Reader:
         return matrices
 
     def _fold_rollups(self, tier, rows, plan, output) -> None:
-        # A rollup tier answers whole buckets: the range widens to the tier's grid. A group's
-        # blocks are joined into one run, of each the part with data on the plan's buckets.
+        # A rollup tier answers whole buckets: the range widens to the tier's grid.
         low, high = plan.origin, plan.end
+        # Buckets not yet packed into blocks and the head's samples, as one matrix of buckets kept
+        # until the next commit (every chart of the tier reads all of it).
+        tail = self._kept(b"tail %d " % tier.number + output.ids.tobytes(), lambda: self._tail(tier, output))
+        # The runs of the blocks whole, joined once until the next commit: a chart's next query
+        # folds its range of the same ones. Not where data came late (see _rollup_runs).
+        runs = self._kept(("rollup runs", tier.number, output.ids.tobytes(), rows),
+                          lambda: self._rollup_runs(tier, rows, output.ids, tail, -_NEVER, _NEVER))
+        for ids, grid, aggregates in runs or self._rollup_runs(tier, rows, output.ids, tail, low, high):
+            block_rows, rows = output.rows(ids)
+            if len(block_rows) != len(ids):
+                aggregates = aggregates[:, block_rows]
+            output.fold_buckets(rows, planner.Grouping(grid, plan, low, high), aggregates)
+
+    def _rollup_runs(self, tier, rows, ids, tail, low, high) -> tuple | None:
+        """(series ids, times, aggregates) of each set of series stored together in the blocks
+        of `rows`, of each block the part with data in [low, high), joined; and the tail, folded
+        in the run of `ids` when it follows it, as it does unless data came late. None where
+        data came late for a run whole (-_NEVER to _NEVER): whether the tail follows it then
+        depends on the range."""
         runs: dict[bytes, _Run] = {}
         for start, blob in rows:
             block_ids, aggregates, skipped = self._decoded(_occupied_rollup_block, blob)
@@ -719,21 +737,16 @@ class Reader:
             if first < stop:
                 grid = np.arange(occupied + first * tier.step_ms, occupied + stop * tier.step_ms, tier.step_ms)
                 runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(grid, aggregates[:, :, first:stop])
-        # Buckets not yet packed into blocks and the head's samples, as one matrix of buckets kept
-        # until the next commit (every chart of the tier reads all of it), folded in the blocks'
-        # run when it follows them, as it does unless data came late.
-        tail = self._kept(b"tail %d " % tier.number + output.ids.tobytes(), lambda: self._tail(tier, output))
         if tail is not None:
-            run = runs.get(output.ids.tobytes())
-            if run is None or run.times[-1][-1] > tail[0][0]:
-                run = runs[b"tail"] = _Run(output.ids)
+            run = runs.get(ids.tobytes())
+            if run is not None and run.times[-1][-1] > tail[0][0]:
+                if high == _NEVER:
+                    return None
+                run = None
+            if run is None:
+                run = runs[b"tail"] = _Run(ids)
             run.add(*tail)
-        for run in runs.values():
-            grid, aggregates = run.joined()
-            block_rows, rows = output.rows(run.ids)
-            if len(block_rows) != len(run.ids):
-                aggregates = aggregates[:, block_rows]
-            output.fold_buckets(rows, planner.Grouping(grid, plan, low, high), aggregates)
+        return tuple(_read_only(run.ids, *run.joined()) for run in runs.values())
 
     def _tail(self, tier, output) -> tuple[np.ndarray, np.ndarray] | None:
         """The buckets of `tier` not yet packed into blocks and the head's samples, of `output`'s
@@ -817,6 +830,12 @@ class _Run:
         if len(self.times) == 1:
             return self.times[0], self.values[0]
         return np.concatenate(self.times), np.concatenate(self.values, axis=-1)
+
+
+def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
 
 
 def _matrix(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

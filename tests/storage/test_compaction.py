@@ -350,6 +350,53 @@ def by_time(result, series):
             if values[1] is not None}
 
 
+def test_a_rollup_run_kept_whole_folds_as_its_range_read_alone(tmp_path):
+    # A chart's blocks and tail are joined whole once per commit and each query folds its range of
+    # them: every cell as the range's own blocks give it, to the last bit (the order of the sums
+    # included), with a gap, a tail after the blocks and late points in it.
+    import random
+    import numpy as np
+    from statsserver.storage.planner import plan
+    from statsserver.storage.tiers import ROLLUPS
+    rng = random.Random(3)
+    points = [(c, label, t, rng.random() * 100) for c, label, t, _ in
+              steady(2 * DAY // 1000, step=10.0, skip=[(T0 + 30000, T0 + 40000)])]
+    writer = store(tmp_path / "s.db", points, interval=10.0)
+    while not writer.maintain(T0 + 2 * DAY // 1000 - 3000).finished:
+        pass
+    reader = Reader(tmp_path / "s.db")
+    ranged = Reader(tmp_path / "s.db")
+    kept = ranged._kept
+    ranged._kept = lambda key, read: None if key[0] == "rollup runs" else kept(key, read)
+
+    def cells(reader, tier, low, high, points, categories):
+        reader._rows("BEGIN")
+        try:
+            selected, _, groups, layout = reader._selection(reader.catalog(), SOURCE, categories)
+            chart = plan(tier, low, high, points, 10_000)
+            output = layout.fresh()
+            reader._fold_rollups(tier, reader._blocks(tier, 1, groups, low, high, chart), chart, output)
+            return output.cells()
+        finally:
+            reader._rows("COMMIT")
+
+    for late in (False, True):
+        ranges = [(round((T0 + rng.random() * 2 * DAY / 1000) * 1000), rng.choice([3600_000, 6 * 3600_000, DAY]),
+                   rng.choice([10, 100, 300, 1000]), rng.choice([["cpu"], None])) for _ in range(25)]
+        if late:  # in the gap: a range that ends in it has the tail follow its blocks, the whole run not
+            writer.write_points(SOURCE, [("cpu", "total", T0 + 30005.5 + 10 * i, 1 / 3 + i / 7) for i in range(30)], METRICS)
+            ranges += [(round((T0 + end) * 1000) - span, span, points, ["cpu"])
+                       for end in (30050, 30100, 30300) for span in (3600_000, 6 * 3600_000) for points in (100, 300)]
+        for tier in ROLLUPS[:3]:
+            for low, span, points, categories in ranges:
+                high = low + span
+                (buckets, found), (expected_buckets, expected) = (cells(r, tier, low, high, points, categories)
+                                                                  for r in (reader, ranged))
+                assert np.array_equal(buckets, expected_buckets)
+                assert found.tobytes() == expected.tobytes(), (tier.name, low, high, points)
+    writer.close()
+
+
 def test_late_points_merge_into_compacted_windows_without_doubling(tmp_path):
     path = tmp_path / "store.db"
     data = steady(1200, step=1.0)
