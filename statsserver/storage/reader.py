@@ -615,14 +615,17 @@ class Reader:
         """
         if not groups:
             return ()
-        if tier is RAW:
-            sql, parameters, after, before = _WINDOWS % _marks(groups), (*groups, source_id), low - RAW.span_ms, high
-        else:
-            sql, parameters = _CHUNKS % _marks(groups), (tier.number, *groups)
-            after, before = plan.origin - tier.span_ms, plan.end
+        after, before = (low - RAW.span_ms, high) if tier is RAW else (plan.origin - tier.span_ms, plan.end)
         wide = (after - after % tier.span_ms, before - before % tier.span_ms + tier.span_ms)
-        rows = self._kept((sql, *parameters, *wide),
-                          lambda: tuple(sorted(self._rows(sql, (*parameters, *wide)), key=lambda row: row[0])))
+
+        def read() -> tuple:
+            if tier is RAW:
+                found = self._rows(_WINDOWS % _marks(groups), (*groups, source_id, *wide))
+            else:
+                found = sorted(self._rows(_CHUNKS % _marks(groups), (tier.number, *groups, *wide)), key=lambda row: row[0])
+            return tuple(found)
+
+        rows = self._kept(("blocks", tier.number, source_id, *groups, *wide), read)
         return tuple(row for row in rows if after < row[0] < before)
 
     def _fold_raw(self, windows, plan, low, high, output) -> None:
