@@ -46,7 +46,9 @@ def range_json(reader: Reader, query: list) -> bytes:
     """A range query's answer (Reader.query's arguments) as /api/data sends it."""
     answer = reader.query(*query, arrays=True)
     for series in answer["series"]:
-        if series["min"] is series["avg"]:  # a sample a bucket: writing a float costs 50 ns
+        # One array for min, avg and max (a sample a bucket): its numbers written once, as orjson
+        # spends about 50 ns on a float.
+        if series["min"] is series["avg"]:
             series["min"] = series["avg"] = series["max"] = orjson.Fragment(
                 orjson.dumps(series["min"], option=orjson.OPT_SERIALIZE_NUMPY))
     return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -287,7 +287,10 @@ class Output:
             cells[1::2] = 0.0
         for rows, at, *values in parts:
             # Views where the rows and buckets are runs, as they usually are.
-            rows = slice(None) if rows is self._all else slice(rows[0], rows[-1] + 1) if _consecutive(rows) else rows
+            if rows is self._all:
+                rows = slice(None)
+            elif _consecutive(rows):
+                rows = slice(rows[0], rows[-1] + 1)
             columns = slice(None) if len(parts) == 1 else buckets.searchsorted(at)
             if len(parts) > 1 and int(columns[-1]) - int(columns[0]) == len(columns) - 1:
                 columns = slice(columns[0], columns[-1] + 1)

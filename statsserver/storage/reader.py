@@ -31,9 +31,9 @@ _WINDOWS = ("SELECT windows.start, windows.times, chunks.data FROM windows JOIN 
             " AND chunks.group_id IN (%s) AND chunks.start = windows.start"
             " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start")
 _CHUNKS = "SELECT start, data FROM chunks WHERE tier = ? AND group_id IN (%s) AND start > ? AND start < ?"
-# Sets of series whose head (and unpacked rollups, per tier) a reader keeps until the next
-# commit: a dashboard's charts.
-KEPT = 32
+# What a reader keeps until the next commit, for a chart's next query: the series asked for, the
+# rows of the blocks read, the head, a tier's unpacked rollups and its runs. A dashboard's charts.
+KEPT = 64
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -565,7 +565,9 @@ class Reader:
         if not selected:
             return result
         output = layout.fresh()
-        rows = blocks[chosen.number] if chosen.number in blocks else self._blocks(chosen, found.id, groups, low, high, plan)
+        rows = blocks.get(chosen.number)
+        if rows is None:
+            rows = self._blocks(chosen, found.id, groups, low, high, plan)
         if chosen is RAW:
             self._fold_raw(rows, plan, low, high, output)
         else:
@@ -620,10 +622,9 @@ class Reader:
 
         def read() -> tuple:
             if tier is RAW:
-                found = self._rows(_WINDOWS % _marks(groups), (*groups, source_id, *wide))
-            else:
-                found = sorted(self._rows(_CHUNKS % _marks(groups), (tier.number, *groups, *wide)), key=lambda row: row[0])
-            return tuple(found)
+                return tuple(self._rows(_WINDOWS % _marks(groups), (*groups, source_id, *wide)))
+            found = self._rows(_CHUNKS % _marks(groups), (tier.number, *groups, *wide))
+            return tuple(sorted(found, key=lambda row: row[0]))
 
         rows = self._kept(("blocks", tier.number, source_id, *groups, *wide), read)
         return tuple(row for row in rows if after < row[0] < before)

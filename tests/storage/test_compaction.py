@@ -384,7 +384,8 @@ def test_a_rollup_run_kept_whole_folds_as_its_range_read_alone(tmp_path):
         ranges = [(round((T0 + rng.random() * 2 * DAY / 1000) * 1000), rng.choice([3600_000, 6 * 3600_000, DAY]),
                    rng.choice([10, 100, 300, 1000]), rng.choice([["cpu"], None])) for _ in range(25)]
         if late:  # in the gap: a range that ends in it has the tail follow its blocks, the whole run not
-            writer.write_points(SOURCE, [("cpu", "total", T0 + 30005.5 + 10 * i, 1 / 3 + i / 7) for i in range(30)], METRICS)
+            late_points = [("cpu", "total", T0 + 30005.5 + 10 * i, 1 / 3 + i / 7) for i in range(30)]
+            writer.write_points(SOURCE, late_points, METRICS)
             ranges += [(round((T0 + end) * 1000) - span, span, points, ["cpu"])
                        for end in (30050, 30100, 30300) for span in (3600_000, 6 * 3600_000) for points in (100, 300)]
         for tier in ROLLUPS[:3]:
