@@ -122,8 +122,8 @@ class Grouping:
             broken = int(times[off_step[0] + 1])
             broken_bucket = broken - (broken - plan.origin) % plan.width
             count = min(int(off_step[0]) + 1, -(-(broken_bucket - int(times[0])) // step))
-            if count < 2:
-                return False
+            if count < SPLIT_BUCKETS * per_bucket:
+                return False  # a second grouping costs more than reducing a few buckets one by one
             self.rest = Grouping.__new__(Grouping)
             self.rest._group(times[count:], plan)
         offset = int(times[0]) - plan.origin
@@ -196,6 +196,9 @@ def _across(ufunc: np.ufunc, columns: np.ndarray) -> np.ndarray:
 
 # Up to this many columns in a bucket, Grouping.reduce lays them side by side.
 SPREAD_LONGEST = 8
+# From this many output buckets of a tier's buckets one after another on, a rollup run's are laid
+# out apart from those after them (the head's samples, or a gap).
+SPLIT_BUCKETS = 64
 # What pads a bucket's columns in a rollup block's min, max, sum and count: nothing, for fmin
 # and fmax, and zeros.
 _ROLLUP_PADDING = np.array([np.nan, np.nan, 0.0, 0.0])[:, None, None]

@@ -720,7 +720,9 @@ class Reader:
         # folds its range of the same ones. Not where data came late (see _rollup_runs).
         runs = self._kept(("rollup runs", tier.number, output.ids.tobytes(), rows),
                           lambda: self._rollup_runs(tier, rows, output.ids, tail, -_NEVER, _NEVER))
-        for ids, grid, aggregates in runs or self._rollup_runs(tier, rows, output.ids, tail, low, high):
+        if runs is None:
+            runs = self._rollup_runs(tier, rows, output.ids, tail, low, high)
+        for ids, grid, aggregates in runs:
             block_rows, rows = output.rows(ids)
             if len(block_rows) != len(ids):
                 aggregates = aggregates[:, block_rows]

@@ -340,17 +340,20 @@ def test_an_unbroken_run_of_rollup_buckets_folds_as_reduceat_does():
 
 
 def test_a_rollup_run_ending_in_the_heads_samples_folds_as_reduceat_does():
-    # A month's chart: a tier's buckets one after another, then the head's samples off its grid;
-    # the unbroken part is laid out, the output buckets from the first sample on are reduced.
+    # A month's chart: a tier's buckets one after another (with a gap or not), then the head's
+    # samples off its grid; the unbroken part is laid out, the output buckets after it reduced.
     import numpy as np
-    from statsserver.storage.planner import Grouping, Output, Plan, SPREAD_LONGEST
+    from statsserver.storage.planner import SPLIT_BUCKETS, SPREAD_LONGEST, Grouping, Output, Plan
     from statsserver.storage.tiers import ROLLUPS
     tier, random = ROLLUPS[0], np.random.default_rng(11)
     for per_bucket in (2, 3, SPREAD_LONGEST):
         plan = Plan(tier, 0, per_bucket * tier.step_ms, 1000)
         for skipped in range(per_bucket):
-            for buckets, samples in ((40, 1), (40, 3), (41, 2 * SPREAD_LONGEST), (3, 5), (1, 4)):
+            for buckets, samples, gap in ((200, 1, 0), (200, 3, 0), (201, 2 * SPREAD_LONGEST, 0),
+                                          (40, 2 * SPREAD_LONGEST, 0), (3, 5, 0), (1, 4, 0), (300, 3, 7),
+                                          (300, 2 * SPREAD_LONGEST, 1000), (400, 1, 1)):
                 grid = (skipped + np.arange(buckets)) * tier.step_ms
+                grid[buckets // 3:] += gap * tier.step_ms
                 head = grid[-1] + np.cumsum(random.integers(1, tier.step_ms // 2, samples))
                 times = np.concatenate([grid, head])
                 grouping = Grouping(times, plan, plan.origin, plan.end)
@@ -364,8 +367,8 @@ def test_a_rollup_run_ending_in_the_heads_samples_folds_as_reduceat_does():
                 assert buckets_out.tolist() == inside[firsts].tolist()
                 for cell, ufunc, matrix in zip(cells, (np.fmin, np.add, np.fmax, np.add), aggregates[[0, 2, 1, 3]]):
                     assert np.array_equal(cell, ufunc.reduceat(matrix, firsts, axis=1), equal_nan=True), \
-                        (per_bucket, skipped, buckets, samples, ufunc)
-                if buckets >= 2 * per_bucket + skipped:
+                        (per_bucket, skipped, buckets, samples, gap, ufunc)
+                if buckets // 3 >= (SPLIT_BUCKETS + 1) * per_bucket + skipped:
                     assert grouping.unbroken is not None and grouping.rest is not None
 
 
