@@ -101,10 +101,11 @@ class Grouping:
         longest = int(self.sizes.max())
         if 1 < longest <= SPREAD_LONGEST:
             # Each bucket's columns side by side; where a bucket has fewer than the longest, the
-            # rest are its first column again (min and max), counted as zeros in sums.
-            columns = self.firsts[:, None] + np.arange(longest)
-            self.its_own = columns < (self.firsts + self.sizes)[:, None]
-            self.spread = np.where(self.its_own, columns, self.firsts[:, None])
+            # rest are its first column again (min and max), counted as zeros in sums. As rows
+            # (columns x buckets): each step of _across then reads contiguous memory.
+            columns = self.firsts + np.arange(longest)[:, None]
+            self.its_own = columns < self.firsts + self.sizes
+            self.spread = np.where(self.its_own, columns, self.firsts)
 
     def _unbroken(self, times: np.ndarray, plan: Plan) -> bool:
         """A rollup tier's buckets one after another, as a chart's blocks and their tail usually
@@ -182,7 +183,7 @@ class Grouping:
         columns = matrix[..., self.spread]
         if ufunc is np.add:
             columns = np.where(self.its_own, columns, 0)
-        return _across(ufunc, columns)
+        return _across(ufunc, columns.swapaxes(-1, -2))
 
 
 def _across(ufunc: np.ufunc, columns: np.ndarray) -> np.ndarray:
