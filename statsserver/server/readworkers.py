@@ -44,7 +44,14 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 def range_json(reader: Reader, query: list) -> bytes:
     """A range query's answer (Reader.query's arguments) as /api/data sends it."""
-    return orjson.dumps(reader.query(*query, arrays=True), option=orjson.OPT_SERIALIZE_NUMPY)
+    answer = reader.query(*query, arrays=True)
+    for series in answer["series"]:
+        # One array for min, avg and max (a sample a bucket): its numbers written once, as orjson
+        # spends about 50 ns on a float.
+        if series["min"] is series["avg"]:
+            series["min"] = series["avg"] = series["max"] = orjson.Fragment(
+                orjson.dumps(series["min"], option=orjson.OPT_SERIALIZE_NUMPY))
+    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class _Worker:

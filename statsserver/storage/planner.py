@@ -74,17 +74,20 @@ class Grouping:
     """Which output bucket each of a sorted run of times falls in, computed once and shared by
     every series stored against those times (a raw window's series share its times)."""
 
-    __slots__ = ("start", "stop", "buckets", "firsts", "sizes", "trivial", "spread", "its_own", "unbroken")
+    __slots__ = ("start", "stop", "buckets", "firsts", "sizes", "trivial", "spread", "its_own", "unbroken", "rest")
 
     def __init__(self, times: np.ndarray, plan: Plan, low: int, high: int) -> None:
         # Array methods rather than numpy's functions: this runs for every block a query reads,
         # on a few hundred times, where the functions' Python wrappers cost as much as the work.
         self.start = int(times.searchsorted(low))
         self.stop = int(times.searchsorted(high))
-        self.spread = self.its_own = self.firsts = self.sizes = self.unbroken = None
-        if plan.tier.step_ms and self._unbroken(times[self.start:self.stop], plan):
+        self._group(times[self.start:self.stop], plan)
+
+    def _group(self, times: np.ndarray, plan: Plan) -> None:
+        self.spread = self.its_own = self.firsts = self.sizes = self.unbroken = self.rest = None
+        if plan.tier.step_ms and self._unbroken(times, plan):
             return
-        inside = (times[self.start:self.stop] - plan.origin) // plan.width
+        inside = (times - plan.origin) // plan.width
         steps = inside[1:] != inside[:-1]
         self.trivial = bool(steps.all())
         if self.trivial:  # a bucket per time, as samples one bucket apart give
@@ -98,42 +101,72 @@ class Grouping:
         longest = int(self.sizes.max())
         if 1 < longest <= SPREAD_LONGEST:
             # Each bucket's columns side by side; where a bucket has fewer than the longest, the
-            # rest are its first column again (min and max), counted as zeros in sums.
-            columns = self.firsts[:, None] + np.arange(longest)
-            self.its_own = columns < (self.firsts + self.sizes)[:, None]
-            self.spread = np.where(self.its_own, columns, self.firsts[:, None])
+            # rest are its first column again (min and max), counted as zeros in sums. As rows
+            # (columns x buckets): each step of _across then reads contiguous memory.
+            columns = self.firsts + np.arange(longest)[:, None]
+            self.its_own = columns < self.firsts + self.sizes
+            self.spread = np.where(self.its_own, columns, self.firsts)
 
     def _unbroken(self, times: np.ndarray, plan: Plan) -> bool:
         """A rollup tier's buckets one after another, as a chart's blocks and their tail usually
         are: the output buckets follow from the first time and the count. Then `unbroken` is
-        (columns of the first output bucket, of the widest), for laid_out."""
+        (columns of the first output bucket, of the widest, output buckets, times), for
+        laid_out. Where the tail ends in the head's samples, off the tier's grid, the output
+        buckets from the first of those on are grouped as `rest`: else the month's run would be
+        reduced bucket by bucket for its last few."""
         step, count = plan.tier.step_ms, len(times)
         per_bucket = plan.width // step
-        if count < 2 or not 1 < per_bucket <= SPREAD_LONGEST or not ((times[1:] - times[:-1]) == step).all():
+        if count < 2 or not 1 < per_bucket <= SPREAD_LONGEST:
             return False
+        off_step = ((times[1:] - times[:-1]) != step).nonzero()[0]
+        if len(off_step):
+            broken = int(times[off_step[0] + 1])
+            broken_bucket = broken - (broken - plan.origin) % plan.width
+            count = min(int(off_step[0]) + 1, -(-(broken_bucket - int(times[0])) // step))
+            if count < SPLIT_BUCKETS * per_bucket:
+                return False  # a second grouping costs more than reducing a few buckets one by one
+            self.rest = Grouping.__new__(Grouping)
+            self.rest._group(times[count:], plan)
         offset = int(times[0]) - plan.origin
         first = min(per_bucket - offset % plan.width // step, count)
         buckets = 1 + -(-(count - first) // per_bucket)
         longest = per_bucket if buckets > 2 else max(first, count - first)
         self.buckets = np.arange(offset // plan.width, offset // plan.width + buckets)
-        self.trivial = longest == 1
-        self.unbroken = first, longest
+        self.trivial = longest == 1 and self.rest is None
+        self.unbroken = first, longest, buckets, count
+        if self.rest is not None:
+            self.buckets = np.concatenate((self.buckets, self.rest.buckets))
         return True
 
     def laid_out(self, matrix: np.ndarray, padding: np.ndarray) -> np.ndarray:
         """An unbroken run's `matrix` (..., times) as (..., buckets, columns): each output
         bucket's columns side by side, then `padding` (one value per row) up to the widest
         bucket's, as `spread` and `its_own` lay them out."""
-        first, longest = self.unbroken
-        count = matrix.shape[-1]
-        shape = (*matrix.shape[:-1], len(self.buckets), longest)
-        if first == longest and count == len(self.buckets) * longest:
+        first, longest, buckets, count = self.unbroken
+        matrix = matrix[..., :count]
+        shape = (*matrix.shape[:-1], buckets, longest)
+        if first == longest and count == buckets * longest:
             return matrix.reshape(shape)
-        laid = np.empty((*matrix.shape[:-1], len(self.buckets) * longest))
+        laid = np.empty((*matrix.shape[:-1], buckets * longest))
         laid[...] = padding
         laid[..., :first] = matrix[..., :first]
         laid[..., longest:longest + count - first] = matrix[..., first:]
         return laid.reshape(shape)
+
+    def fold_buckets(self, aggregates: np.ndarray) -> tuple | np.ndarray:
+        """Stored rollup buckets (min, max, sum and count stacked, at the times grouped) as the
+        output buckets' min, max, sum and count."""
+        if self.trivial:
+            return aggregates
+        if self.unbroken is None:
+            return self.reduce(np.fmin, aggregates[0]), self.reduce(np.fmax, aggregates[1]), \
+                *self.reduce(np.add, aggregates[2:])
+        laid = self.laid_out(aggregates, _ROLLUP_PADDING)
+        folded = _across(np.fmin, laid[0]), _across(np.fmax, laid[1]), *_across(np.add, laid[2:])
+        if self.rest is None:
+            return folded
+        rest = self.rest.fold_buckets(aggregates[..., self.unbroken[3]:])
+        return tuple(np.concatenate(pair, axis=-1) for pair in zip(folded, rest))
 
     def __len__(self) -> int:
         return len(self.buckets)
@@ -150,7 +183,7 @@ class Grouping:
         columns = matrix[..., self.spread]
         if ufunc is np.add:
             columns = np.where(self.its_own, columns, 0)
-        return _across(ufunc, columns)
+        return _across(ufunc, columns.swapaxes(-1, -2))
 
 
 def _across(ufunc: np.ufunc, columns: np.ndarray) -> np.ndarray:
@@ -164,6 +197,9 @@ def _across(ufunc: np.ufunc, columns: np.ndarray) -> np.ndarray:
 
 # Up to this many columns in a bucket, Grouping.reduce lays them side by side.
 SPREAD_LONGEST = 8
+# From this many output buckets of a tier's buckets one after another on, a rollup run's are laid
+# out apart from those after them (the head's samples, or a gap).
+SPLIT_BUCKETS = 64
 # What pads a bucket's columns in a rollup block's min, max, sum and count: nothing, for fmin
 # and fmax, and zeros.
 _ROLLUP_PADDING = np.array([np.nan, np.nan, 0.0, 0.0])[:, None, None]
@@ -184,10 +220,19 @@ class Output:
     def __init__(self, ids: list[int]) -> None:
         self.ids = np.array(ids, np.int64)
         self._by_id = self.ids.argsort(kind="stable") if ids != sorted(ids) else None
+        self._all = np.arange(len(ids))
         self.parts: list[tuple] = []
+
+    def fresh(self) -> Output:
+        """An Output of the same series with nothing folded yet: their layout is made once."""
+        output = object.__new__(Output)
+        output.__dict__.update(self.__dict__, parts=[])  # copy.copy costs ten times as much
+        return output
 
     def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows of a block that were asked for, their rows here)."""
+        if ids.tobytes() == self.ids.tobytes():  # a chart's category, as it usually is
+            return self._all, self._all
         rows = np.minimum(self.rows_of(ids), len(self.ids) - 1)  # a ufunc: clip's wrapper costs twice as much
         block_rows = (self.ids[rows] == ids).nonzero()[0]
         return block_rows, rows[block_rows]
@@ -229,18 +274,7 @@ class Output:
         them) at the starts `grouping` was made from."""
         if not len(grouping) or not len(rows):
             return
-        aggregates = aggregates[:, :, grouping.start:grouping.stop]
-        if grouping.trivial:
-            self.merge(rows, grouping.buckets, *aggregates)
-            return
-        if grouping.unbroken is not None:
-            laid = grouping.laid_out(aggregates, _ROLLUP_PADDING)
-            self.merge(rows, grouping.buckets, _across(np.fmin, laid[0]), _across(np.fmax, laid[1]),
-                       *_across(np.add, laid[2:]))
-            return
-        totals = grouping.reduce(np.add, aggregates[2:])
-        self.merge(rows, grouping.buckets, grouping.reduce(np.fmin, aggregates[0]),
-                   grouping.reduce(np.fmax, aggregates[1]), *totals)
+        self.merge(rows, grouping.buckets, *grouping.fold_buckets(aggregates[:, :, grouping.start:grouping.stop]))
 
     def cells(self) -> tuple[np.ndarray, np.ndarray]:
         """(the buckets that got parts, and min, sum, max and count at them: 4 x series x
@@ -257,7 +291,10 @@ class Output:
             cells[1::2] = 0.0
         for rows, at, *values in parts:
             # Views where the rows and buckets are runs, as they usually are.
-            rows = slice(rows[0], rows[-1] + 1) if _consecutive(rows) else rows
+            if rows is self._all:
+                rows = slice(None)
+            elif _consecutive(rows):
+                rows = slice(rows[0], rows[-1] + 1)
             columns = slice(None) if len(parts) == 1 else buckets.searchsorted(at)
             if len(parts) > 1 and int(columns[-1]) - int(columns[0]) == len(columns) - 1:
                 columns = slice(columns[0], columns[-1] + 1)
@@ -271,12 +308,16 @@ class Output:
 def results(cells: np.ndarray, picked: np.ndarray | None, markers: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Min, avg and max (3 x series x buckets) of Output.cells at the `picked` buckets (all when
     None; with `markers`, -1 is a gap marker), NaN where a bucket has no data; and the buckets'
-    counts. The cells become the answer."""
+    counts. The cells become the answer. Where no bucket holds more than one sample, as in a
+    chart whose buckets are the sampling interval, min, avg and max are the same numbers: then
+    one (1 x series x buckets) stands for the three."""
     # take, not indexing: the answer's rows must be C-contiguous for orjson.
     cells = cells if picked is None else cells.take(picked, axis=2)
     if markers:
         cells[:, :, picked < 0] = [[[np.nan]], [[0.0]], [[np.nan]], [[0.0]]]
     columns, counts = cells[:3], cells[3]
+    if counts.max(initial=0) <= 1:  # a sample's sum is itself, and min is NaN where none
+        return _significant(columns[:1]), counts
     with np.errstate(invalid="ignore"):
         columns[1] /= counts  # 0 / 0 where a bucket is empty: NaN
     return _significant(columns), counts
@@ -323,23 +364,18 @@ _EXPONENTS = 1100  # beyond the exponents of doubles, subnormal ones included
 _UP, _DOWN, _AS_IT_IS = _scales()
 
 
-def _up_only() -> tuple[int, int]:
-    """The binary exponents around 0 whose values are only scaled up (or not at all)."""
-    exponents = np.arange(-_EXPONENTS, _EXPONENTS)
-    other = exponents[(_DOWN.take(exponents) != 1) | _AS_IT_IS.take(exponents)]
-    return int(other[other < 0].max()) + 1, int(other[other > 0].min()) - 1
-
-
-_UP_ONLY = _up_only()  # about 1e-17 to a million
+# _UP where a value is only scaled up (about 1e-17 to a million), else 0: one look-up and one
+# test tell whether all are.
+_UP_ONLY_UP = np.where((_DOWN == 1) & ~_AS_IT_IS, _UP, 0.0)
 
 
 def _significant(values: np.ndarray) -> np.ndarray:
     """`values` rounded to SIGNIFICANT_DIGITS, in place."""
     exponents = np.frexp(values)[1]
-    if values.size and _UP_ONLY[0] <= exponents.min() and exponents.max() <= _UP_ONLY[1]:
+    up = _UP_ONLY_UP.take(exponents)
+    if up.all():
         # Most charts: the steps below for `down` and the values left as they are would each
         # pass over the array for nothing.
-        up = _UP.take(exponents)
         values *= up
         np.rint(values, out=values)
         values /= up

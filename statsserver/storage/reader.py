@@ -26,9 +26,14 @@ from . import processes as history
 from .tiers import MINUTE, RAW, ROLLUPS, Tier
 
 _NEVER = 1 << 62  # ms, later than any stored time
-# Sets of series whose head (and unpacked rollups, per tier) a reader keeps until the next
-# commit: a dashboard's charts.
-KEPT = 32
+# The blocks of some groups whose start lies in a range (its bounds the last two parameters).
+_WINDOWS = ("SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
+            " AND chunks.group_id IN (%s) AND chunks.start = windows.start"
+            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start")
+_CHUNKS = "SELECT start, data FROM chunks WHERE tier = ? AND group_id IN (%s) AND start > ? AND start < ?"
+# What a reader keeps until the next commit, for a chart's next query: the series asked for, the
+# rows of the blocks read, the head, a tier's unpacked rollups and its runs. A dashboard's charts.
+KEPT = 64
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
 # sources that push at no set interval.
@@ -101,7 +106,7 @@ class Reader:
         # The head and the unpacked rollups of a set of series, as matrices, until the next
         # commit: they are the parts of a range query read row by row, and every chart of the
         # last hour (of a month) reads all of them.
-        self._kept_rows: dict[bytes, object] = {}
+        self._kept_rows: dict[bytes | tuple, object] = {}
 
     def _rows(self, sql: str, parameters=()) -> list[tuple]:
         try:
@@ -153,11 +158,7 @@ class Reader:
         overlapping [low, high), in time order."""
         if source_id is None or not groups:
             return ()
-        return tuple(self._rows(
-            "SELECT windows.start, windows.times, chunks.data FROM windows JOIN chunks ON chunks.tier = 0"
-            f" AND chunks.group_id IN ({_marks(groups)}) AND chunks.start = windows.start"
-            " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start",
-            (*groups, source_id, low - RAW.span_ms, high)))
+        return tuple(self._rows(_WINDOWS % _marks(groups), (*groups, source_id, low - RAW.span_ms, high)))
 
     def _raw_blocks(self, source_id: int | None, groups: list[int], low: int, high: int):
         """(window times, [block blob, ...]) for each raw window overlapping [low, high) that
@@ -529,14 +530,17 @@ class Reader:
         catalog = self.catalog()
         found = catalog.by_name.get(source)
         interval = found.interval if found else None
-        selected = catalog.series(source, categories)
+        selected, ids, groups, layout = self._kept(
+            ("selection", source, None if categories is None else tuple(categories)),
+            lambda: self._selection(catalog, source, categories))
         low, high = to_ms(start), to_ms(end)
-        ids = [s.id for s in selected]
-        groups = catalog.groups(source, {s.category for s in selected})
-        blocks: dict[Tier, tuple] = {}  # rows of blocks, by tier
+        blocks: dict[int, tuple] = {}  # rows of blocks, by tier number
+        plans: dict[int, planner.Plan] = {}
 
         def plan_for(tier: Tier) -> planner.Plan:
-            return planner.plan(tier, low, high, points, to_ms(interval or 0))
+            if tier.number not in plans:
+                plans[tier.number] = planner.plan(tier, low, high, points, to_ms(interval or 0))
+            return plans[tier.number]
 
         if tier is not None:
             chosen = next((t for t in (RAW, *ROLLUPS) if t.name == tier), None)
@@ -548,7 +552,7 @@ class Reader:
             def has_data(tier: Tier) -> bool:
                 # A chart's one category: the blocks the tier's folding reads tell, without a probe.
                 if groups == [probe_group]:
-                    rows = blocks[tier] = self._blocks(tier, found.id, groups, low, high, plan_for(tier))
+                    rows = blocks[tier.number] = self._blocks(tier, found.id, groups, low, high, plan_for(tier))
                     if any(low - tier.span_ms < row[0] < high for row in rows):
                         return True
                 return self._has_data(tier, probe_group, ids[0], low, high)
@@ -557,21 +561,25 @@ class Reader:
         else:
             chosen = RAW
         plan = plan_for(chosen)
-        result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [],
-                  "series": [{**s.fields, "min": [], "avg": [], "max": []} for s in selected]}
+        result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [], "series": []}
         if not selected:
             return result
-        output = planner.Output(ids)
-        rows = blocks[chosen] if chosen in blocks else self._blocks(chosen, found.id, groups, low, high, plan)
+        output = layout.fresh()
+        rows = blocks.get(chosen.number)
+        if rows is None:
+            rows = self._blocks(chosen, found.id, groups, low, high, plan)
         if chosen is RAW:
             self._fold_raw(rows, plan, low, high, output)
         else:
             self._fold_rollups(chosen, rows, plan, output)
         buckets, cells = output.cells()
         picked = cells[3].sum(axis=0).nonzero()[0]  # some buckets may have got only empty cells
-        buckets, markers = buckets[picked], False
+        if len(picked) < len(buckets):
+            buckets = buckets[picked]
+        markers = False
         centres = buckets + 0.5
-        if interval and len(buckets) > 1:
+        # Buckets one after another have no gap between them, as a chart's usually are.
+        if interval and len(buckets) > 1 and int(buckets[-1]) - int(buckets[0]) >= len(buckets):
             gaps = ((buckets[1:] - buckets[:-1]) > 1 + 2 * to_ms(interval) / plan.width).nonzero()[0]
             if markers := len(gaps) > 0:
                 # A marker bucket (picked -1: every series null) just after each bucket that
@@ -583,33 +591,53 @@ class Reader:
         times = (plan.origin + centres * plan.width) / 1000
         columns, counts = planner.results(cells, picked, markers)
         result["times"] = times if arrays else times.tolist()
-        rows = zip(*columns) if arrays else planner.as_lists(columns, counts == 0)
-        for entry, (lows, averages, highs) in zip(result["series"], rows):
-            entry["min"], entry["avg"], entry["max"] = lows, averages, highs
+        if arrays:
+            # The same array thrice where min, avg and max are the same numbers: JSON writes them once.
+            rows = zip(*columns) if len(columns) == 3 else ((row, row, row) for row in columns[0])
+        else:
+            rows = planner.as_lists(columns.repeat(3 // len(columns), axis=0), counts == 0)
+        result["series"] = [{**s.fields, "min": lows, "avg": averages, "max": highs}
+                            for s, (lows, averages, highs) in zip(selected, rows)]
         return result
+
+    @staticmethod
+    def _selection(catalog: Catalog, source: str, categories) -> tuple:
+        """The series asked for, their ids, their groups and their Output's layout."""
+        selected = catalog.series(source, categories)
+        ids = [s.id for s in selected]
+        return selected, ids, catalog.groups(source, {s.category for s in selected}), planner.Output(ids)
 
     def _blocks(self, tier: Tier, source_id: int, groups: list[int], low: int, high: int, plan: planner.Plan) -> tuple:
         """Rows of the blocks of `groups` a query folds, in time order: raw windows' (start,
         times blob, block blob) overlapping [low, high); or rollup blocks' (start, blob)
-        overlapping the plan's range, widened to the tier's grid."""
-        if tier is RAW:
-            return self._window_rows(source_id, groups, low, high)
+        overlapping the plan's range, widened to the tier's grid.
+
+        Read once until the next commit for the range widened to whole spans: a chart's next
+        query, a moment later, asks for the same blocks (a statement costs a tenth of a query).
+        """
         if not groups:
             return ()
-        return tuple(sorted(self._rows(
-            f"SELECT start, data FROM chunks WHERE tier = ? AND group_id IN ({_marks(groups)})"
-            " AND start > ? AND start < ?", (tier.number, *groups, plan.origin - tier.span_ms, plan.end)),
-            key=lambda row: row[0]))
+        after, before = (low - RAW.span_ms, high) if tier is RAW else (plan.origin - tier.span_ms, plan.end)
+        wide = (after - after % tier.span_ms, before - before % tier.span_ms + tier.span_ms)
+
+        def read() -> tuple:
+            if tier is RAW:
+                return tuple(self._rows(_WINDOWS % _marks(groups), (*groups, source_id, *wide)))
+            found = self._rows(_CHUNKS % _marks(groups), (tier.number, *groups, *wide))
+            return tuple(sorted(found, key=lambda row: row[0]))
+
+        rows = self._kept(("blocks", tier.number, source_id, *groups, *wide), read)
+        return tuple(row for row in rows if after < row[0] < before)
 
     def _fold_raw(self, windows, plan, low, high, output) -> None:
         # The blocks of one set of series are folded as one run, window after window, and the
         # head's samples after them: a numpy step costs microseconds whatever its size, and an
         # hour's chart spans four windows and the head.
         runs: dict[bytes, _Run] = {}
-        for ids, times, values, complete in self._joined_windows(windows):
+        for key, ids, times, values, complete in self._joined_windows(windows):
             first, stop = times.searchsorted(low), times.searchsorted(high)
             if first < stop:
-                run = runs[ids.tobytes()] = _Run(ids)
+                run = runs[key] = _Run(ids)
                 run.add(times[first:stop], values[:, first:stop], complete)
         for number, (times, values, complete) in enumerate(self._head_matrices(output, low, high)):
             run = runs.get(output.ids.tobytes()) if number == 0 else None
@@ -625,8 +653,8 @@ class Reader:
                 values = values[block_rows]
             output.fold_values(rows, values, planner.Grouping(times, plan, low, high), all(run.complete))
 
-    def _joined_windows(self, rows: tuple) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
-        """(series ids, times, values, whether none is missing) for each set of series stored
+    def _joined_windows(self, rows: tuple) -> list[tuple[bytes, np.ndarray, np.ndarray, np.ndarray, bool]]:
+        """(key, series ids, times, values, whether none is missing) for each set of series stored
         together in the raw windows of `rows` (as _window_rows gives them), its windows joined
         in time order.
 
@@ -648,7 +676,7 @@ class Reader:
                 parts.append((times[first:stop], values[:, first:stop], not missing[first:stop].any()))
         return parts
 
-    def _kept(self, key: bytes, read):
+    def _kept(self, key: bytes | tuple, read):
         """`read()`, read once until the next commit (the catalog's check clears them)."""
         found = self._kept_rows.get(key, self)
         if found is self:
@@ -683,9 +711,29 @@ class Reader:
         return matrices
 
     def _fold_rollups(self, tier, rows, plan, output) -> None:
-        # A rollup tier answers whole buckets: the range widens to the tier's grid. A group's
-        # blocks are joined into one run, of each the part with data on the plan's buckets.
+        # A rollup tier answers whole buckets: the range widens to the tier's grid.
         low, high = plan.origin, plan.end
+        # Buckets not yet packed into blocks and the head's samples, as one matrix of buckets kept
+        # until the next commit (every chart of the tier reads all of it).
+        tail = self._kept(b"tail %d " % tier.number + output.ids.tobytes(), lambda: self._tail(tier, output))
+        # The runs of the blocks whole, joined once until the next commit: a chart's next query
+        # folds its range of the same ones. Not where data came late (see _rollup_runs).
+        runs = self._kept(("rollup runs", tier.number, output.ids.tobytes(), rows),
+                          lambda: self._rollup_runs(tier, rows, output.ids, tail, -_NEVER, _NEVER))
+        if runs is None:
+            runs = self._rollup_runs(tier, rows, output.ids, tail, low, high)
+        for ids, grid, aggregates in runs:
+            block_rows, rows = output.rows(ids)
+            if len(block_rows) != len(ids):
+                aggregates = aggregates[:, block_rows]
+            output.fold_buckets(rows, planner.Grouping(grid, plan, low, high), aggregates)
+
+    def _rollup_runs(self, tier, rows, ids, tail, low, high) -> tuple | None:
+        """(series ids, times, aggregates) of each set of series stored together in the blocks
+        of `rows`, of each block the part with data in [low, high), joined; and the tail, folded
+        in the run of `ids` when it follows it, as it does unless data came late. None where
+        data came late for a run whole (-_NEVER to _NEVER): whether the tail follows it then
+        depends on the range."""
         runs: dict[bytes, _Run] = {}
         for start, blob in rows:
             block_ids, aggregates, skipped = self._decoded(_occupied_rollup_block, blob)
@@ -695,21 +743,16 @@ class Reader:
             if first < stop:
                 grid = np.arange(occupied + first * tier.step_ms, occupied + stop * tier.step_ms, tier.step_ms)
                 runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(grid, aggregates[:, :, first:stop])
-        # Buckets not yet packed into blocks and the head's samples, as one matrix of buckets kept
-        # until the next commit (every chart of the tier reads all of it), folded in the blocks'
-        # run when it follows them, as it does unless data came late.
-        tail = self._kept(b"tail %d " % tier.number + output.ids.tobytes(), lambda: self._tail(tier, output))
         if tail is not None:
-            run = runs.get(output.ids.tobytes())
-            if run is None or run.times[-1][-1] > tail[0][0]:
-                run = runs[b"tail"] = _Run(output.ids)
+            run = runs.get(ids.tobytes())
+            if run is not None and run.times[-1][-1] > tail[0][0]:
+                if high == _NEVER:
+                    return None
+                run = None
+            if run is None:
+                run = runs[b"tail"] = _Run(ids)
             run.add(*tail)
-        for run in runs.values():
-            grid, aggregates = run.joined()
-            block_rows, rows = output.rows(run.ids)
-            if len(block_rows) != len(run.ids):
-                aggregates = aggregates[:, block_rows]
-            output.fold_buckets(rows, planner.Grouping(grid, plan, low, high), aggregates)
+        return tuple(_read_only(run.ids, *run.joined()) for run in runs.values())
 
     def _tail(self, tier, output) -> tuple[np.ndarray, np.ndarray] | None:
         """The buckets of `tier` not yet packed into blocks and the head's samples, of `output`'s
@@ -735,18 +778,31 @@ class Reader:
 
 
 def _joined_windows(rows: tuple) -> tuple:
-    """Rows of (window start, times blob, block blob) in time order, as (series ids, times,
-    values, whether none is missing) per set of series stored together."""
+    """Rows of (window start, times blob, block blob) in time order, as (key, series ids, times,
+    values, whether none is missing) per set of series stored together.
+
+    The blocks of a window share its times: the categories of a dashboard's chart are stacked
+    into one matrix and folded as one (each row is reduced on its own, so no value changes),
+    rather than a fold of a dozen numpy steps per category. Their key is not their ids, so that
+    the head, a run of its own beside several categories, stays one.
+    """
     runs: dict[bytes, _Run] = {}
     for _, window in itertools.groupby(rows, key=lambda row: row[0]):
         window = list(window)
         times = DECODED.get(decode_times_array, window[0][1])
-        for _, _, blob in window:
-            block_ids, values, complete = DECODED.get(decode_raw_block, blob)
-            if values.shape[1] != len(times):
-                raise CodecError("a raw block does not match its window")
-            runs.setdefault(block_ids.tobytes(), _Run(block_ids)).add(times, values, complete)
-    return tuple((run.ids, *run.joined(), all(run.complete)) for run in runs.values())
+        blocks = [DECODED.get(decode_raw_block, blob) for _, _, blob in window]
+        if any(values.shape[1] != len(times) for _, values, _ in blocks):
+            raise CodecError("a raw block does not match its window")
+        if len(blocks) == 1:
+            block_ids, values, complete = blocks[0]
+            key = block_ids.tobytes()
+        else:
+            block_ids = np.concatenate([ids for ids, _, _ in blocks])
+            values = np.concatenate([values for _, values, _ in blocks])
+            complete = all(complete for _, _, complete in blocks)
+            key = b"stacked " + block_ids.tobytes()
+        runs.setdefault(key, _Run(block_ids)).add(times, values, complete)
+    return tuple((key, run.ids, *run.joined(), all(run.complete)) for key, run in runs.items())
 
 
 def _occupied_rollup_block(blob: bytes) -> tuple[np.ndarray, np.ndarray, int]:
@@ -780,6 +836,12 @@ class _Run:
         if len(self.times) == 1:
             return self.times[0], self.values[0]
         return np.concatenate(self.times), np.concatenate(self.values, axis=-1)
+
+
+def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
 
 
 def _matrix(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

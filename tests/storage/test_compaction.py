@@ -320,6 +320,84 @@ def test_an_exception_inside_a_step_rolls_the_step_back(tmp_path):
     writer.close()
 
 
+def test_categories_asked_together_answer_as_each_alone(tmp_path):
+    # A window's blocks of several categories are folded as one matrix: no row may take another's
+    # values, whether a category misses samples or not, in the windows and in the head.
+    points = []
+    for second in range(0, 3 * 3600, 2):
+        points.append(("cpu", "total", T0 + second, float(second % 97)))
+        points.append(("cpu", "core0", T0 + second, 50.0 + second % 13))
+        if second % 300:  # load misses a sample now and then
+            points.append(("load", "1m", T0 + second, second % 7 / 4))
+    writer = store(tmp_path / "s.db", points, interval=2.0)
+    while not writer.maintain(T0 + 3 * 3600 - 600).finished:
+        pass
+    reader = Reader(tmp_path / "s.db")
+    for points_asked in (100, 1000, 5000):
+        for low, high in ((T0, T0 + 3 * 3600), (T0 + 1000.5, T0 + 2 * 3600 + 17)):
+            together = reader.query(SOURCE, low, high, points_asked, tier="raw")
+            assert together["tier"] == "raw" and len(together["series"]) == 3
+            for category in ("cpu", "load"):
+                alone = reader.query(SOURCE, low, high, points_asked, [category], tier="raw")
+                for series in alone["series"]:
+                    same = next(s for s in together["series"] if s["label"] == series["label"])
+                    assert by_time(alone, series) == by_time(together, same)
+    writer.close()
+
+
+def by_time(result, series):
+    return {time: values for time, *values in zip(result["times"], series["min"], series["avg"], series["max"])
+            if values[1] is not None}
+
+
+def test_a_rollup_run_kept_whole_folds_as_its_range_read_alone(tmp_path):
+    # A chart's blocks and tail are joined whole once per commit and each query folds its range of
+    # them: every cell as the range's own blocks give it, to the last bit (the order of the sums
+    # included), with a gap, a tail after the blocks and late points in it.
+    import random
+    import numpy as np
+    from statsserver.storage.planner import plan
+    from statsserver.storage.tiers import ROLLUPS
+    rng = random.Random(3)
+    points = [(c, label, t, rng.random() * 100) for c, label, t, _ in
+              steady(2 * DAY // 1000, step=10.0, skip=[(T0 + 30000, T0 + 40000)])]
+    writer = store(tmp_path / "s.db", points, interval=10.0)
+    while not writer.maintain(T0 + 2 * DAY // 1000 - 3000).finished:
+        pass
+    reader = Reader(tmp_path / "s.db")
+    ranged = Reader(tmp_path / "s.db")
+    kept = ranged._kept
+    ranged._kept = lambda key, read: None if key[0] == "rollup runs" else kept(key, read)
+
+    def cells(reader, tier, low, high, points, categories):
+        reader._rows("BEGIN")
+        try:
+            selected, _, groups, layout = reader._selection(reader.catalog(), SOURCE, categories)
+            chart = plan(tier, low, high, points, 10_000)
+            output = layout.fresh()
+            reader._fold_rollups(tier, reader._blocks(tier, 1, groups, low, high, chart), chart, output)
+            return output.cells()
+        finally:
+            reader._rows("COMMIT")
+
+    for late in (False, True):
+        ranges = [(round((T0 + rng.random() * 2 * DAY / 1000) * 1000), rng.choice([3600_000, 6 * 3600_000, DAY]),
+                   rng.choice([10, 100, 300, 1000]), rng.choice([["cpu"], None])) for _ in range(25)]
+        if late:  # in the gap: a range that ends in it has the tail follow its blocks, the whole run not
+            late_points = [("cpu", "total", T0 + 30005.5 + 10 * i, 1 / 3 + i / 7) for i in range(30)]
+            writer.write_points(SOURCE, late_points, METRICS)
+            ranges += [(round((T0 + end) * 1000) - span, span, points, ["cpu"])
+                       for end in (30050, 30100, 30300) for span in (3600_000, 6 * 3600_000) for points in (100, 300)]
+        for tier in ROLLUPS[:3]:
+            for low, span, points, categories in ranges:
+                high = low + span
+                (buckets, found), (expected_buckets, expected) = (cells(r, tier, low, high, points, categories)
+                                                                  for r in (reader, ranged))
+                assert np.array_equal(buckets, expected_buckets)
+                assert found.tobytes() == expected.tobytes(), (tier.name, low, high, points)
+    writer.close()
+
+
 def test_late_points_merge_into_compacted_windows_without_doubling(tmp_path):
     path = tmp_path / "store.db"
     data = steady(1200, step=1.0)

@@ -79,6 +79,23 @@ def test_narrow_buckets_are_widened_to_the_sampling_interval(writer, path):
     assert result["step"] == 1.0 and len(result["times"]) == 10
 
 
+def test_a_sample_a_bucket_is_its_min_avg_and_max_in_lists_and_json(writer, path):
+    import orjson
+    from statsserver.server.readworkers import range_json
+    fill(writer, 600, step=10.0, interval=10.0, skip=[(T0 + 200, T0 + 300)])  # totals 0, 1, 2, ...
+    reader = Reader(path)
+    for points, per_bucket in ((60, 1), (30, 2)):
+        listed = reader.query("host", T0, T0 + 600, points, ["cpu"])
+        assert orjson.loads(range_json(reader, ["host", T0, T0 + 600, points, ["cpu"]])) == listed
+        total = next(s for s in listed["series"] if s["label"] == "total")
+        values = [v for v in range(60) if not 20 <= v < 30]
+        expected = [values[i:i + per_bucket] for i in range(0, len(values), per_bucket)]
+        assert [v for v in total["min"] if v is not None] == [float(min(b)) for b in expected]
+        assert [v for v in total["avg"] if v is not None] == [sum(b) / len(b) for b in expected]
+        assert [v for v in total["max"] if v is not None] == [float(max(b)) for b in expected]
+        assert None in total["avg"]  # the gap's marker
+
+
 def test_a_gap_in_collection_stays_a_gap(writer, path):
     fill(writer, 3600, step=10.0, interval=10.0, skip=[(T0 + 1200, T0 + 2400)])
     result = Reader(path).query("host", T0, T0 + 3600, points=60, categories=["cpu"])
@@ -320,6 +337,39 @@ def test_an_unbroken_run_of_rollup_buckets_folds_as_reduceat_does():
                 for cell, ufunc, matrix in zip(cells, (np.fmin, np.add, np.fmax, np.add), aggregates[[0, 2, 1, 3]]):
                     assert np.array_equal(cell, ufunc.reduceat(matrix, firsts, axis=1), equal_nan=True), \
                         (per_bucket, skipped, count, ufunc)
+
+
+def test_a_rollup_run_ending_in_the_heads_samples_folds_as_reduceat_does():
+    # A month's chart: a tier's buckets one after another (with a gap or not), then the head's
+    # samples off its grid; the unbroken part is laid out, the output buckets after it reduced.
+    import numpy as np
+    from statsserver.storage.planner import SPLIT_BUCKETS, SPREAD_LONGEST, Grouping, Output, Plan
+    from statsserver.storage.tiers import ROLLUPS
+    tier, random = ROLLUPS[0], np.random.default_rng(11)
+    for per_bucket in (2, 3, SPREAD_LONGEST):
+        plan = Plan(tier, 0, per_bucket * tier.step_ms, 1000)
+        for skipped in range(per_bucket):
+            for buckets, samples, gap in ((200, 1, 0), (200, 3, 0), (201, 2 * SPREAD_LONGEST, 0),
+                                          (40, 2 * SPREAD_LONGEST, 0), (3, 5, 0), (1, 4, 0), (300, 3, 7),
+                                          (300, 2 * SPREAD_LONGEST, 1000), (400, 1, 1)):
+                grid = (skipped + np.arange(buckets)) * tier.step_ms
+                grid[buckets // 3:] += gap * tier.step_ms
+                head = grid[-1] + np.cumsum(random.integers(1, tier.step_ms // 2, samples))
+                times = np.concatenate([grid, head])
+                grouping = Grouping(times, plan, plan.origin, plan.end)
+                aggregates = random.normal(size=(4, 3, len(times)))
+                aggregates[:2][random.random((2, 3, len(times))) < 0.2] = np.nan
+                output = Output([1, 2, 3])
+                output.fold_buckets(np.arange(3), grouping, aggregates)
+                buckets_out, cells = output.cells()
+                inside = times // plan.width
+                firsts = np.flatnonzero(np.diff(inside, prepend=-1))
+                assert buckets_out.tolist() == inside[firsts].tolist()
+                for cell, ufunc, matrix in zip(cells, (np.fmin, np.add, np.fmax, np.add), aggregates[[0, 2, 1, 3]]):
+                    assert np.array_equal(cell, ufunc.reduceat(matrix, firsts, axis=1), equal_nan=True), \
+                        (per_bucket, skipped, buckets, samples, gap, ufunc)
+                if buckets // 3 >= (SPLIT_BUCKETS + 1) * per_bucket + skipped:
+                    assert grouping.unbroken is not None and grouping.rest is not None
 
 
 def test_output_cells_fold_parts_over_the_buckets_they_cover():
