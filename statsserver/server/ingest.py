@@ -15,6 +15,8 @@ import re
 import threading
 import time
 import zlib
+from itertools import repeat
+from operator import attrgetter
 from types import NoneType
 from urllib.parse import parse_qsl
 
@@ -27,6 +29,7 @@ from starlette.requests import ClientDisconnect
 from ..collectors.base import Metric, gauge
 from ..storage import StoreError, Writer
 from ..storage.database import Checkpoints
+from ..storage.writer import Points
 from . import lineprotocol
 from .errors import BadRequest
 
@@ -46,8 +49,6 @@ GROUP_POINTS = 5_000
 # ingest thread moves them into the head: long enough to move many rows per page, short enough
 # that `incoming` stays small.
 SETTLE_SECONDS = 1.0
-
-Point = tuple[str, str, float, float]  # category, label, time, value
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ingest"])
@@ -156,7 +157,7 @@ class IngestWriter:
         self.thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self.thread.start()
 
-    async def store(self, source: str, points: list[Point], metrics: dict[str, Metric]) -> int:
+    async def store(self, source: str, points: Points, metrics: dict[str, Metric]) -> int:
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         self.pending.put((source, points, metrics, loop, done))
@@ -165,7 +166,7 @@ class IngestWriter:
             raise BadRequest(f"not stored: {refusal}", None, status=503)
         if refusal:
             raise BadRequest(f"{refusal} ([server] max_series_per_source)", "label", status=422)
-        return len(points)
+        return len(points[0])
 
     def close(self) -> None:
         self.pending.put(None)
@@ -186,7 +187,7 @@ class IngestWriter:
                 return
             if not first:
                 continue
-            group, points = [first], len(first[1])
+            group, points = [first], len(first[1][0])
             while len(group) < GROUP_MAX and points < GROUP_POINTS:
                 try:
                     item = self.pending.get_nowait()
@@ -196,7 +197,7 @@ class IngestWriter:
                     self.pending.put(None)  # finish this group, then stop
                     break
                 group.append(item)
-                points += len(item[1])
+                points += len(item[1][0])
             try:
                 outcomes = self.writer.write_batches([item[:3] for item in group], self.limit)
             except StoreError as error:
@@ -300,7 +301,7 @@ async def add_data_point(request: Request) -> Response:
     at = check_time(fields.get("time"), time.time())
     metrics = Metrics()
     metrics.declare(category, check_unit(fields.get("unit")), graph_setting(fields.get("nograph")))
-    stored = await request.app.state.ingest.store(source, [(category, label, at, value)], metrics)
+    stored = await request.app.state.ingest.store(source, ([category], [label], [at], [value]), metrics)
     return Response(b'{"stored":%d}' % stored, media_type="application/json")
 
 
@@ -338,9 +339,10 @@ class _Batch(msgspec.Struct):
 
 
 _decode_batch = msgspec.json.Decoder(_Batch).decode
+_CATEGORY, _LABEL, _TIME, _VALUE = attrgetter("category"), attrgetter("label"), attrgetter("time"), attrgetter("value")
 
 
-def _typical_batch(body: bytes) -> tuple[str, list[Point], Metrics] | None:
+def _typical_batch(body: bytes) -> tuple[str, Points, Metrics] | None:
     """The usual batch (strings, numbers, booleans where BATCH_SCHEMA says), decoded and typed
     in C; None for anything else, which `parse_batch` reads carefully to accept or to name
     what is wrong. Never accepts what that would refuse, nor stores anything differently."""
@@ -360,30 +362,29 @@ def _typical_batch(body: bytes) -> tuple[str, list[Point], Metrics] | None:
                 names[category] = check_name("category", category)
             metrics.declare(names[category], check_unit(unit), None if graph is msgspec.UNSET else graph)
 
-        def made() -> list[Point]:
-            return [(names[item.category], names[item.label], now if item.time is None else item.time, item.value)
-                    for item in items]
-
         try:
-            points = made()
-        except KeyError:  # labels not seen before: each checked once, then the points made again
+            labels = list(map(names.__getitem__, map(_LABEL, items)))
+        except KeyError:  # labels not seen before: each checked once
             for label in {item.label for item in items if item.label not in names}:
                 names[label] = check_name("label", label)
-            points = made()
+            labels = list(map(names.__getitem__, map(_LABEL, items)))
     except BadRequest:
         return None
-    # JSON has no NaN and msgspec refuses numbers beyond a float's range: values are finite.
-    times = [point[2] for point in points]
+    times = list(map(_TIME, items))
+    if None in times:  # now, for the points that give no time
+        times = [now] * len(times) if times.count(None) == len(times) else [now if at is None else at for at in times]
     if not EARLIEST <= min(times) <= max(times) <= now + LATEST_AHEAD:
         return None
-    return source, points, metrics
+    categories = list(map(names.__getitem__, map(_CATEGORY, items)))
+    # JSON has no NaN and msgspec refuses numbers beyond a float's range: values are finite.
+    return source, (categories, labels, times, list(map(_VALUE, items))), metrics
 
 
-def parse_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
+def parse_batch(body: bytes) -> tuple[str, Points, Metrics]:
     return _typical_batch(body) or _careful_batch(body)
 
 
-def _careful_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
+def _careful_batch(body: bytes) -> tuple[str, Points, Metrics]:
     try:
         batch = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -428,7 +429,7 @@ def _careful_batch(body: bytes) -> tuple[str, list[Point], Metrics]:
             error.field = f"points[{index}]" + (f".{error.field}" if error.field else "")
             error.reason = f"points[{index}]: {error.reason}"
             raise
-    return source, points, metrics
+    return source, tuple(zip(*points)), metrics
 
 
 @router.post("/api/points", summary="Add many values in one request, all or nothing",
@@ -440,7 +441,7 @@ async def add_points(request: Request) -> JSONResponse:
 
 # --- InfluxDB line protocol ----------------------------------------------------------------
 
-def parse_line_protocol(body: bytes, precision: str, default_source: str) -> tuple[str, list[Point], Metrics]:
+def parse_line_protocol(body: bytes, precision: str, default_source: str) -> tuple[str, Points, Metrics]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -450,29 +451,41 @@ def parse_line_protocol(body: bytes, precision: str, default_source: str) -> tup
     except lineprotocol.LineError as error:
         raise BadRequest(str(error), "precision" if error.line == 0 else "body") from None
     now = time.time()
-    sources, points, metrics, names = set(), [], Metrics(), checked_names()
+    sources, metrics, names = set(), Metrics(), checked_names()
+    categories, labels, times, values = points = [], [], [], []
+    # Lines repeat their series and their fields' keys: each distinct one is checked once.
+    series: dict[tuple, str] = {}  # (measurement, tags) -> category
+    shapes: dict[tuple[str, ...], tuple[str, ...]] = {}  # field keys -> labels
     for point in parsed:
-        category, source = lineprotocol.category_and_source(point, default_source)
-        sources.add(source)
         at = check_time(point.time, now) if point.time is not None else now
-        if category not in names:
-            names[category] = check_name("measurement", category)
-        if names[category] not in metrics:
+        category = series.get(point[:2])
+        if category is None:
+            category, source = lineprotocol.category_and_source(point, default_source)
+            sources.add(source)
+            if category not in names:
+                names[category] = check_name("measurement", category)
             metrics.declare(names[category], None, None)
-        for label, value in point.fields:
-            if label not in names:
-                names[label] = check_name("field", label)
-            points.append((names[category], names[label], at, value))
+            category = series[point[:2]] = names[category]
+        checked = shapes.get(point.labels)
+        if checked is None:
+            for label in point.labels:
+                if label not in names:
+                    names[label] = check_name("field", label)
+            checked = shapes[point.labels] = tuple(names[label] for label in point.labels)
+        categories.extend(repeat(category, len(checked)))
+        labels.extend(checked)
+        times.extend(repeat(at, len(checked)))
+        values.extend(point.values)
     if len(sources) > 1:
         # All or nothing holds per request, and a request writes one source.
         raise BadRequest("one request may carry one host's points; send one request per host", "host")
     source = check_name("host tag", sources.pop() if sources else default_source)
-    return source, points, metrics
+    return source, tuple(points), metrics
 
 
 async def _line_protocol(request: Request, precision: str, default_source: str) -> Response:
     source, points, metrics = parse_line_protocol(await read_body(request), precision, default_source)
-    if points:
+    if points[0]:
         await request.app.state.ingest.store(source, points, metrics)
     return Response(status_code=204)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import msgspec
+
 # Nanoseconds per unit, for the `precision` parameter of /api/v2/write and /write (v1 names too).
 PRECISION = {"ns": 1, "n": 1, "us": 1_000, "u": 1_000, "µs": 1_000, "ms": 1_000_000,
              "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
@@ -30,8 +32,14 @@ class LineError(ValueError):
 class LinePoint(NamedTuple):
     measurement: str
     tags: tuple[tuple[str, str], ...]
-    fields: tuple[tuple[str, float], ...]
+    # The numeric fields, keys apart from values: a request's lines repeat the same keys.
+    labels: tuple[str, ...]
+    values: tuple[float, ...]
     time: float | None  # Unix seconds; None means "when received"
+
+    @property
+    def fields(self) -> tuple[tuple[str, float], ...]:
+        return tuple(zip(self.labels, self.values))
 
 
 def _split(text: str, separators: str, line: int) -> list[str]:
@@ -128,31 +136,47 @@ def _series_key(text: str, line: int) -> tuple[str, tuple[tuple[str, str], ...]]
     return measurement, tuple(sorted(tags))
 
 
-def _fields(text: str, line: int) -> tuple[tuple[str, float], ...]:
-    fields = []
+def _fields(text: str, line: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    labels, values = [], []
     for field in _split(text, ",", line):
         key, equals, value = _pair(field)
         if not equals or not key or not value:
             raise LineError(line, f"field {field!r} is not key=value")
         parsed = _field_value(value, line, _unescape(key))
         if parsed is not None:
-            fields.append((_unescape(key), parsed))
-    return tuple(fields)
+            labels.append(_unescape(key))
+            values.append(parsed)
+    return tuple(labels), tuple(values)
 
 
-def _plain_fields(text: str) -> tuple[tuple[str, float], ...] | None:
-    """Fields that are all plain finite floats, or None to take the careful path."""
-    fields = []
-    for field in text.split(","):
-        key, _, value = field.partition("=")
+_decode_fields = msgspec.json.Decoder(dict[str, float]).decode
+_UNREAD = (msgspec.DecodeError, UnicodeEncodeError)  # the latter: a lone surrogate, which a str may hold
+
+
+def _plain_fields(text: str) -> tuple[tuple[str, ...], tuple[float, ...]] | None:
+    """The fields of a section without escapes or quotes, read in C as the JSON object they
+    nearly are (`a=1.5,b=2i` as `{"a":1.5,"b":2.0}`); None for any that JSON might read
+    otherwise than the careful way, `_fields`, which then reads them or names what is wrong.
+
+    JSON's numbers are some of those float() reads, and read to the same values (the sign of a
+    zero aside: SQLite does not keep it). JSON refuses `1_000`, `nan`, `inf`, numbers beyond a
+    float, booleans and control characters. A field that is not one key=value leaves the
+    document malformed, or with fewer entries than fields.
+    """
+    document = '{"' + text.replace(",", ',"').replace("=", '":') + "}"
+    try:
+        fields = _decode_fields(document)
+    except _UNREAD:
+        # `i` integers, with `.0` for the `i` that ends them (a key may hold `i}`, never `i,"`):
+        # JSON reads `12.0` as float(int("12")) does, and refuses `1.5.0` or `1e5.0`.
+        document = document.replace('i,"', '.0,"')
         try:
-            number = float(int(value[:-1])) if value[-1:] == "i" else float(value)
-        except (ValueError, OverflowError):
+            fields = _decode_fields(document[:-2] + ".0}" if document.endswith("i}") else document)
+        except _UNREAD:
             return None
-        if not key or "_" in value or not math.isfinite(number):
-            return None
-        fields.append((key, number))
-    return tuple(fields)
+    if len(fields) != text.count(",") + 1 or "" in fields:
+        return None
+    return tuple(fields), tuple(fields.values())
 
 
 def parse(body: str, precision: str = "ns") -> list[LinePoint]:
@@ -163,19 +187,23 @@ def parse(body: str, precision: str = "ns") -> list[LinePoint]:
     points = []
     # Senders repeat the same measurement and tags line after line: parse each distinct one once.
     keys: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    plain = "\\" not in body and '"' not in body  # then no line need be looked at for them
     for number, raw in enumerate(body.splitlines(), start=1):
         text = raw.strip()
         if not text or text[0] == "#":
             continue
-        sections = [part for part in _split(text, " ", number) if part != ""]
-        if len(sections) not in (2, 3):
-            raise LineError(number, "expected `measurement[,tags] fields [timestamp]`")
+        # Without escapes or quotes, a line splits at its spaces, and its fields (most of the
+        # work) may be read the fast way.
+        sections = text.split(" ") if plain or "\\" not in text and '"' not in text else []
+        fields = _plain_fields(sections[1]) if len(sections) in (2, 3) else None
+        if fields is None:
+            sections = [part for part in _split(text, " ", number) if part != ""]
+            if len(sections) not in (2, 3):
+                raise LineError(number, "expected `measurement[,tags] fields [timestamp]`")
         key = keys.get(sections[0])
         if key is None:
             key = keys[sections[0]] = _series_key(sections[0], number)
-        fields = _plain_fields(sections[1]) if "\\" not in text and '"' not in text else None
-        if fields is None:
-            fields = _fields(sections[1], number)
+        labels, values = fields or _fields(sections[1], number)
         time = None
         if len(sections) == 3:
             try:
@@ -184,8 +212,8 @@ def parse(body: str, precision: str = "ns") -> list[LinePoint]:
                 raise LineError(number, f"timestamp {sections[2]!r} is not an integer") from None
             except OverflowError:
                 raise LineError(number, "timestamp is out of range") from None
-        if fields:
-            points.append(LinePoint(key[0], key[1], fields, time))
+        if labels:
+            points.append(LinePoint(key[0], key[1], labels, values, time))
     return points
 
 

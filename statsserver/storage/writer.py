@@ -9,9 +9,8 @@ import math
 import sqlite3
 import threading
 from contextlib import contextmanager
-from itertools import chain
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ..collectors.base import Metric
 from ..collectors.processes import Process
@@ -33,6 +32,10 @@ DIRECT_ROWS_PER_SERIES = 4
 ROWS_PER_STATEMENT = 100
 _MANY_ROWS = ", ".join(["(?, ?, ?)"] * ROWS_PER_STATEMENT)
 _NEW = object()  # a category without series yet
+
+# Points, column by column: categories, labels, times (Unix seconds) and values. Columns are made
+# and read by loops in C; a loop in Python over the points was most of what storing one cost.
+Points = tuple[Sequence[str], Sequence[str], Sequence[float], Sequence[float]]
 
 
 class Writer:
@@ -84,10 +87,10 @@ class Writer:
                                 " WHERE source_id = ? AND category = ?", (*declaration, source_id, category))
             self._declarations[source_id, category] = declaration
 
-    def _add_series(self, source_id: int, points: list[tuple[str, str, float, float]]) -> None:
+    def _add_series(self, source_id: int, points: Points) -> None:
         ids = self._series.setdefault(source_id, {})
-        for category, label, time, value in points:
-            if (category, label) not in ids and _finite(value) is not None and _finite(time) is not None:
+        for category, label in zip(points[0], points[1]):
+            if (category, label) not in ids:
                 ids[category, label] = self.db.execute(
                     "INSERT INTO series (source_id, category, label, unit, kind, graph, description)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -115,20 +118,22 @@ class Writer:
             except sqlite3.Error as error:
                 raise StoreError(f"{self.path}: {failure}: {error}") from None
 
-    def _insert(self, source_id: int, points: Iterable[tuple[str, str, float, float]],
-                metrics: dict[str, Metric], pushed: bool = False) -> None:
-        points = points if isinstance(points, list) else list(points)
+    def _insert(self, source_id: int, points: Points, metrics: dict[str, Metric], pushed: bool = False) -> None:
+        """Store points whose times and values are finite floats."""
         self._declare(source_id, metrics)
+        categories, labels, times, values = points
         try:
-            rows = _rows(self._series.get(source_id, {}), points)
+            series = list(map(self._series.get(source_id, {}).__getitem__, zip(categories, labels)))
         except KeyError:  # series named for the first time
             self._add_series(source_id, points)
-            rows = _rows(self._series[source_id], points)
+            series = list(map(self._series[source_id].__getitem__, zip(categories, labels)))
+        moments = {time: round(time * 1000) for time in set(times)}  # ms; a request's points share a few times
+        times = [moments[times[0]]] * len(times) if len(moments) == 1 else list(map(moments.__getitem__, times))
         table = "samples"
         # Rows per series count only at distinct times: a request of many lines at one time (as
         # Telegraf sends a host's metrics) adds one row per series, however many it names.
-        if pushed and (len({row[1] for row in rows}) < DIRECT_ROWS_PER_SERIES or
-                       len(rows) < DIRECT_ROWS_PER_SERIES * len({row[0] for row in rows})):
+        if pushed and (len(moments) < DIRECT_ROWS_PER_SERIES or
+                       len(series) < DIRECT_ROWS_PER_SERIES * len(set(series))):
             table, self._unsettled = "incoming", True
         elif self._unsettled:  # what waits in `incoming` is older: it goes first, so this wins
             compaction.move_incoming(self.db)
@@ -137,11 +142,12 @@ class Writer:
         insert = f"INSERT OR REPLACE INTO {table} (series_id, time, value) VALUES "
         # executemany binds and steps one row at a time; a statement of many rows costs about a
         # third as much per row, which is most of what a pushed point costs.
-        whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
+        whole = len(series) - len(series) % ROWS_PER_STATEMENT
         if whole:
-            fields, width = list(chain.from_iterable(rows[:whole])), 3 * ROWS_PER_STATEMENT
-            self.db.executemany(insert + _MANY_ROWS, [fields[at:at + width] for at in range(0, len(fields), width)])
-        self.db.executemany(insert + "(?, ?, ?)", rows[whole:])
+            fields, width = [None] * (3 * len(series)), 3 * ROWS_PER_STATEMENT
+            fields[0::3], fields[1::3], fields[2::3] = series, times, values
+            self.db.executemany(insert + _MANY_ROWS, [fields[at:at + width] for at in range(0, 3 * whole, width)])
+        self.db.executemany(insert + "(?, ?, ?)", zip(series[whole:], times[whole:], values[whole:]))
 
     def write(self, source: str, time: float, values: dict[str, dict[str, float]],
               metrics: dict[str, Metric], processes: list[Process] | None = None,
@@ -149,9 +155,9 @@ class Writer:
         """Store one sample in one transaction: all of it is durable, or none of it."""
         with self._transaction("a sample could not be stored"):
             source_id = self.source_id(source, interval)
-            self._insert(source_id, ((category, label, time, value)
-                                     for category, entries in values.items()
-                                     for label, value in entries.items()), metrics)
+            self._insert(source_id, _columns((category, label, time, value)
+                                             for category, entries in values.items()
+                                             for label, value in entries.items()), metrics)
             if processes:
                 self._insert_processes(source_id, to_ms(time), processes)
 
@@ -181,11 +187,12 @@ class Writer:
     def write_points(self, source: str, points: list[tuple[str, str, float, float]],
                      metrics: dict[str, Metric]) -> None:
         """Store (category, label, time, value) points of one source, at any times: all or none."""
-        self.write_batches([(source, points, metrics)])
+        self.write_batches([(source, _columns(points), metrics)])
 
-    def write_batches(self, batches: list[tuple[str, list[tuple[str, str, float, float]], dict[str, Metric]]],
+    def write_batches(self, batches: list[tuple[str, Points, dict[str, Metric]]],
                       max_series_per_source: int | None = None) -> list[str | None]:
-        """Store several requests' points in one transaction (a group commit).
+        """Store several requests' points in one transaction (a group commit); their times and
+        values must be finite floats, as the ingest makes sure.
 
         A batch that would give its source more than `max_series_per_source` series is left out
         whole, and its place in the returned list says why; the others are stored together.
@@ -197,10 +204,10 @@ class Writer:
             for source, points, metrics in batches:
                 # Only a request with more points than the source has room for can pass the limit.
                 if max_series_per_source is not None and \
-                        self.series_count(source) + len(points) > max_series_per_source:
+                        self.series_count(source) + len(points[1]) > max_series_per_source:
                     source_id = self._sources.get(source)
                     known = self._series.get(source_id, {})
-                    new = {(category, label) for category, label, _, _ in points if (category, label) not in known}
+                    new = {pair for pair in zip(points[0], points[1]) if pair not in known}
                     if new and self.series_count(source) + len(new) > max_series_per_source:
                         refusals.append(f"source {source!r} would have more than {max_series_per_source} series")
                         continue
@@ -282,19 +289,15 @@ def release_freed_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-def _rows(ids: dict[tuple[str, str], int], points: list[tuple[str, str, float, float]]) -> list[tuple[int, int, float]]:
-    """(series id, time in ms, value) of each point with a finite time and value; a KeyError
-    names a series not yet in `ids`.
+def _columns(points: Iterable[tuple[str, str, float, float]]) -> Points:
+    """The (category, label, time, value) points with a finite time and value, as columns.
 
     A reading that is not a finite number is no reading: it is left out, not stored as a value
-    the codec and the charts would have to guess about. Floats are checked inline (x - x is 0.0
-    only for finite x): a call per value would cost a fifth of the write path.
+    the codec and the charts would have to guess about.
     """
-    return [(ids[category, label], round(time * 1000), number)
-            for category, label, time, value in points
-            if ((number := value) - value == 0.0 if value.__class__ is float else
-                (number := _finite(value)) is not None)
-            and (time - time == 0.0 if time.__class__ is float else _finite(time) is not None)]
+    kept = [(category, label, moment, number) for category, label, time, value in points
+            if (number := _finite(value)) is not None and (moment := _finite(time)) is not None]
+    return tuple(zip(*kept)) or ((), (), (), ())
 
 
 def _finite(value) -> float | None:

@@ -27,7 +27,7 @@ def _parses_or_refuses(body: bytes, precision: str) -> None:
         assert refusal.status < 500 and refusal.reason
         return
     assert source
-    for category, label, at, value in points:
+    for category, label, at, value in zip(*points, strict=True):
         assert category and label and at == at and value == value
 
 

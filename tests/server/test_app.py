@@ -244,7 +244,7 @@ def test_the_ingest_thread_settles_pushed_points_into_the_head(make_config, monk
     ingest_writer = ingest.IngestWriter(writer, 100)
 
     async def push():
-        return await ingest_writer.store("garden", [("soil", "moisture", 1_700_000_000.0, 0.4)],
+        return await ingest_writer.store("garden", (["soil"], ["moisture"], [1_700_000_000.0], [0.4]),
                                          {"soil": gauge("")})
 
     try:
@@ -268,7 +268,7 @@ def test_pushes_commit_without_copying_the_log_and_a_thread_of_their_own_copies_
     points = [("rooms", f"room{i}", 1_700_000_000.0 + t, float(t)) for i in range(100) for t in range(50)]
 
     async def push():
-        return await ingest_writer.store("house", points, {"rooms": gauge("")})
+        return await ingest_writer.store("house", tuple(zip(*points)), {"rooms": gauge("")})
 
     try:
         assert writer.db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)

@@ -39,6 +39,15 @@ def careful(body: bytes):
         return error.field, error.reason
 
 
+def points(parsed):
+    """A parse with its points as (category, label, time, value) rather than columns, which the
+    paths may make as lists or tuples; a refusal or None as it is."""
+    if parsed is None or len(parsed) == 2:
+        return parsed
+    source, columns, metrics = parsed
+    return source, list(zip(*columns, strict=True)), metrics
+
+
 @settings(max_examples=500, deadline=None)
 @given(BATCH)
 def test_the_typical_batch_is_parsed_as_the_careful_path_would(batch):
@@ -47,7 +56,7 @@ def test_the_typical_batch_is_parsed_as_the_careful_path_would(batch):
         fast = ingest._typical_batch(body)
         slow = careful(body)
     # The fast path may leave a batch to the careful one, but never accepts what it refuses.
-    assert fast is None or fast == slow
+    assert fast is None or points(fast) == points(slow)
 
 
 def test_a_typical_batch_takes_the_fast_path_and_an_odd_one_the_careful_path():
@@ -55,11 +64,11 @@ def test_a_typical_batch_takes_the_fast_path_and_an_odd_one_the_careful_path():
                                          {"category": "c", "label": "m", "value": 2.5, "graph": True, "unit": "%"}]}
     with mock.patch.object(ingest.time, "time", return_value=NOW):
         fast = ingest._typical_batch(json.dumps(typical).encode())
-        assert fast == ("s", [("c", "l", NOW - 5, 1.0), ("c", "m", NOW, 2.5)], {"c": ingest.gauge("%")})
+        assert points(fast) == ("s", [("c", "l", NOW - 5, 1.0), ("c", "m", NOW, 2.5)], {"c": ingest.gauge("%")})
         typical["points"][1]["value"] = "2.5"  # numeric strings are accepted, by the careful path
         body = json.dumps(typical).encode()
         assert ingest._typical_batch(body) is None
-        assert ingest.parse_batch(body) == fast
+        assert points(ingest.parse_batch(body)) == points(fast)
         typical["points"][1].update(value=2.5, time=NOW + ingest.LATEST_AHEAD + 1)
         body = json.dumps(typical).encode()
         assert ingest._typical_batch(body) is None
@@ -69,7 +78,7 @@ def test_a_typical_batch_takes_the_fast_path_and_an_odd_one_the_careful_path():
 def test_labels_seen_for_the_first_time_are_checked_on_the_fast_path():
     fresh = f" fresh{time.monotonic_ns()} "
     body = json.dumps({"source": "s", "points": [{"category": "c", "label": fresh, "value": 1}]}).encode()
-    assert ingest._typical_batch(body)[1][0][:2] == ("c", fresh.strip())
+    assert points(ingest._typical_batch(body))[1][0][:2] == ("c", fresh.strip())
     odd = f"odd{time.monotonic_ns()}\x7f"
     body = json.dumps({"source": "s", "points": [{"category": "c", "label": odd, "value": 1}]}).encode()
     assert ingest._typical_batch(body) is None
