@@ -9,6 +9,7 @@ as a `token=` parameter. Pushes from this machine need no token while `trust_loc
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import ipaddress
 import json
@@ -58,6 +59,7 @@ def load_or_create_token(directory: str | Path) -> str:
     return token
 
 
+@functools.lru_cache(maxsize=256)  # a client's address parsed once, not on each of its pushes
 def is_loopback(host: str | None) -> bool:
     try:
         return host is not None and ipaddress.ip_address(host).is_loopback

@@ -340,6 +340,7 @@ class _Batch(msgspec.Struct):
 
 _decode_batch = msgspec.json.Decoder(_Batch).decode
 _CATEGORY, _LABEL, _TIME, _VALUE = attrgetter("category"), attrgetter("label"), attrgetter("time"), attrgetter("value")
+_DECLARED = attrgetter("category", "unit", "graph")
 
 
 def _typical_batch(body: bytes) -> tuple[str, Points, Metrics] | None:
@@ -357,7 +358,7 @@ def _typical_batch(body: bytes) -> tuple[str, Points, Metrics] | None:
     try:
         source = check_name("source", batch.source)
         metrics = Metrics()
-        for category, unit, graph in {(item.category, item.unit, item.graph) for item in items}:
+        for category, unit, graph in set(map(_DECLARED, items)):
             if category not in names:
                 names[category] = check_name("category", category)
             metrics.declare(names[category], check_unit(unit), None if graph is msgspec.UNSET else graph)
