@@ -498,3 +498,42 @@ def test_a_damaged_block_is_one_clear_error_not_a_crash(tmp_path):
     with pytest.raises(StoreError, match=rf"^{path}: corrupt"):
         Reader(path).query(SOURCE, T0, T0 + 1200, 100, tier="raw")
     writer.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(samples=st.dictionaries(st.tuples(st.integers(1, 4), st.integers(0, 4 * 3600 * 1000)),
+                               st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=400),
+       replacing=st.lists(st.booleans(), max_size=400))
+def test_rollup_buckets_hold_what_brute_force_gives(tmp_path_factory, samples, replacing):
+    from statsserver.storage import compaction
+    from statsserver.storage.tiers import ROLLUPS
+
+    rows = sorted((series, at, value) for (series, at), value in samples.items())
+    # Some rows replace a sample already compacted: their old value leaves the sum, and they
+    # are not counted again.
+    replaced = defaultdict(dict)
+    for (series, at, value), replaces in zip(rows, replacing):
+        if replaces:
+            replaced[series][at] = value / 3 + 1
+    writer = Writer(tmp_path_factory.mktemp("db") / "store.db")
+    try:
+        maintenance = compaction.Maintenance(writer.db, writer._transaction, {}, 0)
+        with writer._transaction("the test's rollups"):
+            maintenance._add_to_rollups(rows, dict(replaced))
+        stored = {(tier, series, start): rest for tier, series, start, *rest in
+                  writer.db.execute("SELECT tier, series_id, start, min, max, sum, count FROM rollups")}
+    finally:
+        writer.close()
+    expected = {}
+    for tier in ROLLUPS:
+        for series, at, value in rows:
+            old = replaced[series].get(at)
+            low, high, total, count = expected.get((tier.number, series, at - at % tier.step_ms),
+                                                   (value, value, 0.0, 0))
+            expected[tier.number, series, at - at % tier.step_ms] = (
+                min(low, value), max(high, value), total + (value if old is None else value - old),
+                count + (old is None))
+    assert stored.keys() == expected.keys()
+    for key, (low, high, total, count) in expected.items():
+        assert stored[key][0] == low and stored[key][1] == high and stored[key][3] == count, key
+        assert stored[key][2] == pytest.approx(total, rel=1e-9, abs=1e-6), key
