@@ -11,7 +11,7 @@ Queries are sent without waiting for the one before: a worker answers them in tu
 answers come back in the order they were asked. A small query is answered in the server's
 process rather than behind a big one. A worker that dies takes its waiting queries with it:
 they are answered in the server's process, and the worker is started again (at most once a
-minute).
+minute). One that answers nothing for a minute while queries wait is killed, to the same end.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ READY, ANSWER, STORE_FAILED, FAILED = range(4)
 # longer is a broken stream, not a message.
 _LONGEST = 2**31
 RESTART_SECONDS = 60.0
+# A worker with queries waiting that has answered none for this long is stuck (a hung disk, a
+# stopped process): it is killed, and what it held is answered in the server's process. A busy
+# worker answers in turn, so this is never its queue's length.
+STUCK_SECONDS = 60.0
+WATCH_SECONDS = 5.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -59,6 +64,7 @@ class _Worker:
         self.process = process
         self.started = time.monotonic()
         self.waiting: deque[tuple[asyncio.Future, int]] = deque()  # (answer, its cells)
+        self.progress = time.monotonic()  # when it last answered, or was given work when idle
         self.stopping = False  # its end is the server's doing, not news
         self.reading = asyncio.create_task(self._read_answers())
 
@@ -71,9 +77,10 @@ class _Worker:
                     raise ValueError(f"a broken message (kind {kind}, {length} bytes)")
                 payload = await stream.readexactly(length)
                 if kind == READY:
-                    ready = True
+                    ready, self.progress = True, time.monotonic()
                     continue
                 waiter, _ = self.waiting.popleft()
+                self.progress = time.monotonic()
                 if waiter.done():  # its request was cancelled (the client went away)
                     continue
                 if kind == ANSWER:
@@ -109,7 +116,13 @@ class _Worker:
     def waiting_cells(self) -> int:
         return sum(cells for _, cells in self.waiting)
 
+    @property
+    def stuck(self) -> bool:
+        return bool(self.waiting) and time.monotonic() - self.progress > STUCK_SECONDS
+
     def ask(self, query: list, cells: int) -> asyncio.Future:
+        if not self.waiting:
+            self.progress = time.monotonic()
         message = orjson.dumps(query)
         self.process.stdin.write(_HEAD.pack(ANSWER, len(message)) + message)
         waiter = asyncio.get_running_loop().create_future()
@@ -130,9 +143,23 @@ class ReadWorkers:
         # Queries up to this many cells (series x points) are not worth waiting behind a big one.
         self.small_cells = small_cells
         self._workers: list[_Worker] = []
+        self._watch: asyncio.Task | None = None
 
     async def start(self) -> None:
         self._workers = [await self._spawn() for _ in range(self.count)]
+        if self._workers:
+            self._watch = asyncio.create_task(self._stop_stuck_workers())
+
+    async def _stop_stuck_workers(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            for worker in self._workers:
+                if worker.alive and worker.stuck:
+                    log.error("read worker (pid %d) has answered nothing for %.0f s; it is stopped, and its %d "
+                              "waiting queries are answered in the server's process", worker.process.pid,
+                              STUCK_SECONDS, len(worker.waiting))
+                    worker.stopping = True  # said here; its reader need not say it again
+                    worker.kill()
 
     async def _spawn(self) -> _Worker:
         # The worker imports the package this process runs, whatever the working directory.
@@ -162,6 +189,8 @@ class ReadWorkers:
                 self._workers[number] = await self._spawn()
 
     async def stop(self) -> None:
+        if self._watch:
+            self._watch.cancel()
         for worker in self._workers:
             worker.stopping = True
             worker.process.stdin.close()  # the end of its input: the worker finishes and exits

@@ -100,6 +100,57 @@ def test_queries_in_flight_when_a_worker_dies_fall_back_and_another_worker_start
     assert now_running and killed not in now_running
 
 
+def test_a_worker_that_answers_nothing_is_stopped_and_its_queries_fall_back(database, monkeypatch):
+    monkeypatch.setattr(readworkers, "RESTART_SECONDS", 0.0)
+    monkeypatch.setattr(readworkers, "WATCH_SECONDS", 0.1)
+
+    async def check(workers):
+        await workers.answer(queries(1)[0], 400)  # started and ready
+        monkeypatch.setattr(readworkers, "STUCK_SECONDS", 0.5)
+        [worker] = workers._workers
+        os.kill(worker.process.pid, signal.SIGSTOP)  # alive, and answering nothing
+        try:
+            started = time.monotonic()
+            waited = await asyncio.wait_for(workers.answer(queries(2)[1], 400), 30)
+            took = time.monotonic() - started
+            await asyncio.wait_for(worker.reading, 10)  # the server has seen it end
+        finally:
+            if worker.process.returncode is None:
+                os.kill(worker.process.pid, signal.SIGCONT)
+        again = await workers.answer(queries(3)[2], 400)
+        return waited, took, worker.process.returncode, again, [w.process.pid for w in workers._workers], \
+            worker.process.pid
+
+    waited, took, returncode, again, now_running, stopped = run(database, check)
+    assert waited is None and took >= 0.5  # answered in the server's process once the worker was found stuck
+    assert returncode == -signal.SIGKILL
+    assert again == range_json(Reader(database), queries(3)[2])  # by a new worker
+    assert now_running and stopped not in now_running
+
+
+def test_a_busy_worker_is_not_taken_for_a_stuck_one(database, monkeypatch):
+    monkeypatch.setattr(readworkers, "WATCH_SECONDS", 0.05)
+    asked = queries(100_000)
+
+    async def check(workers):
+        await workers.answer(asked[0], 400)  # started and ready
+        monkeypatch.setattr(readworkers, "STUCK_SECONDS", 0.5)
+        [worker] = workers._workers
+        # Never fewer than 20 queries waiting for it, for four times as long as a stuck one is given.
+        started, answers, waiting, asking = time.monotonic(), [], set(), iter(asked[1:])
+        while time.monotonic() - started < 2.0:
+            while len(waiting) < 20:
+                query = next(asking)
+                waiting.add(asyncio.create_task(workers.answer(query, 4 * query[3])))
+            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            answers += [task.result() for task in done]
+        answers += await asyncio.gather(*waiting)
+        return answers, worker.alive
+
+    answers, alive = run(database, check)
+    assert alive and None not in answers
+
+
 def test_a_small_query_is_not_queued_behind_a_big_one(database):
     async def check(workers):
         big = asyncio.create_task(workers.answer(["box", NOW - 36000, NOW, 10_000, None], 4 * 10_000))
