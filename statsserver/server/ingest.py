@@ -202,6 +202,9 @@ class IngestWriter:
                 outcomes = self.writer.write_batches([item[:3] for item in group], self.limit)
             except StoreError as error:
                 outcomes = [error] * len(group)
+            except Exception:  # noqa: BLE001 (a bug must cost these requests, not end the thread every push waits on)
+                log.exception("pushed points could not be stored")
+                outcomes = [StoreError("the server failed to store them; its log says why")] * len(group)
             unsettled = unsettled or any(outcome is None for outcome in outcomes)
             # One wake-up per event loop for the whole group, not one per request.
             answers: dict[asyncio.AbstractEventLoop, list] = {}

@@ -259,6 +259,38 @@ def test_the_ingest_thread_settles_pushed_points_into_the_head(make_config, monk
         writer.close()
 
 
+def test_a_failure_in_storing_refuses_its_pushes_and_the_next_ones_are_stored(make_config, monkeypatch):
+    from statsserver.server import ingest
+    from statsserver.server.errors import BadRequest
+    config = make_config()
+    writer = Writer(config.database_path)
+    ingest_writer = ingest.IngestWriter(writer, 100)
+    write_batches = writer.write_batches
+    failures = iter([ValueError("a bug in the write path")])
+
+    def fails_once(*arguments):
+        failure = next(failures, None)
+        if failure:
+            raise failure
+        return write_batches(*arguments)
+
+    monkeypatch.setattr(writer, "write_batches", fails_once)
+
+    async def push(value):
+        return await asyncio.wait_for(ingest_writer.store(
+            "garden", (["soil"], ["moisture"], [1_700_000_000.0 + value], [value]), {"soil": gauge("")}), 10)
+
+    try:
+        with pytest.raises(BadRequest) as refused:
+            asyncio.run(push(1.0))
+        assert refused.value.status == 503 and "not stored" in refused.value.reason
+        assert asyncio.run(push(2.0)) == 1  # the thread that stores every push lives on
+        assert writer.db.execute("SELECT value FROM head").fetchall() == [(2.0,)]
+    finally:
+        ingest_writer.close()
+        writer.close()
+
+
 def test_pushes_commit_without_copying_the_log_and_a_thread_of_their_own_copies_it(make_config):
     from statsserver.server import ingest
     config = make_config()
