@@ -27,6 +27,7 @@ from collections import deque
 from pathlib import Path
 
 import orjson
+import psutil
 
 from ..storage import Reader, StoreError
 
@@ -39,9 +40,10 @@ READY, ANSWER, STORE_FAILED, FAILED = range(4)
 # longer is a broken stream, not a message.
 _LONGEST = 2**31
 RESTART_SECONDS = 60.0
-# A worker with queries waiting that has answered none for this long is stuck (a hung disk, a
-# stopped process): it is killed, and what it held is answered in the server's process. A busy
-# worker answers in turn, so this is never its queue's length.
+# A worker with queries waiting that has answered none, and used no CPU, for this long is stuck
+# (a hung disk, a stopped process): it is killed, and what it held is answered in the server's
+# process. A worker busy with a long queue answers in turn, and one busy with a long query uses
+# CPU: neither is stuck.
 STUCK_SECONDS = 60.0
 WATCH_SECONDS = 5.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -64,7 +66,8 @@ class _Worker:
         self.process = process
         self.started = time.monotonic()
         self.waiting: deque[tuple[asyncio.Future, int]] = deque()  # (answer, its cells)
-        self.progress = time.monotonic()  # when it last answered, or was given work when idle
+        self.progress = time.monotonic()  # when it last answered or worked, or was given work when idle
+        self._cpu = 0.0  # seconds, as last seen by the watchdog
         self.stopping = False  # its end is the server's doing, not news
         self.reading = asyncio.create_task(self._read_answers())
 
@@ -116,9 +119,18 @@ class _Worker:
     def waiting_cells(self) -> int:
         return sum(cells for _, cells in self.waiting)
 
-    @property
     def stuck(self) -> bool:
-        return bool(self.waiting) and time.monotonic() - self.progress > STUCK_SECONDS
+        """Whether queries wait for it while it does nothing; a rise in its CPU time since the
+        last look counts as progress."""
+        if not self.waiting:
+            return False
+        try:
+            cpu = sum(psutil.Process(self.process.pid).cpu_times()[:2])
+        except psutil.Error:  # gone already: its reader answers what it held
+            return False
+        if cpu - self._cpu >= 0.01:
+            self._cpu, self.progress = cpu, time.monotonic()
+        return time.monotonic() - self.progress > STUCK_SECONDS
 
     def ask(self, query: list, cells: int) -> asyncio.Future:
         if not self.waiting:
@@ -154,12 +166,15 @@ class ReadWorkers:
         while True:
             await asyncio.sleep(WATCH_SECONDS)
             for worker in self._workers:
-                if worker.alive and worker.stuck:
-                    log.error("read worker (pid %d) has answered nothing for %.0f s; it is stopped, and its %d "
+                if worker.alive and not worker.stopping and worker.stuck():
+                    log.error("read worker (pid %d) has answered nothing and used no CPU for %.0f s; it is stopped, and its %d "
                               "waiting queries are answered in the server's process", worker.process.pid,
-                              STUCK_SECONDS, len(worker.waiting))
+                              time.monotonic() - worker.progress, len(worker.waiting))
                     worker.stopping = True  # said here; its reader need not say it again
                     worker.kill()
+                    # A process in uninterruptible I/O dies only when the I/O returns: its queries
+                    # fall back now, and another worker takes its place.
+                    worker.reading.cancel()
 
     async def _spawn(self) -> _Worker:
         # The worker imports the package this process runs, whatever the working directory.

@@ -113,7 +113,8 @@ def test_a_worker_that_answers_nothing_is_stopped_and_its_queries_fall_back(data
             started = time.monotonic()
             waited = await asyncio.wait_for(workers.answer(queries(2)[1], 400), 30)
             took = time.monotonic() - started
-            await asyncio.wait_for(worker.reading, 10)  # the server has seen it end
+            await asyncio.wait([worker.reading], timeout=10)  # the server has let it go
+            await asyncio.wait_for(worker.process.wait(), 10)
         finally:
             if worker.process.returncode is None:
                 os.kill(worker.process.pid, signal.SIGCONT)
