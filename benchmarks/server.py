@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import math
 import os
@@ -110,7 +111,7 @@ class CommitsEverySecond:
                 method="POST", headers={"Authorization": f"Bearer {self.server.token}"})
             try:
                 urllib.request.urlopen(request, timeout=10).read()
-            except OSError as error:  # a slow or refused push is news, not the end of the commits
+            except (OSError, http.client.HTTPException) as error:  # news, not the end of the commits
                 self.failures.append(repr(error))
 
     def __enter__(self) -> "CommitsEverySecond":

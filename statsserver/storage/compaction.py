@@ -228,8 +228,8 @@ class Maintenance:
                 ids, starts = ids[firsts], starts[firsts]
                 lows, highs = np.minimum.reduceat(lows, firsts), np.maximum.reduceat(highs, firsts)
                 totals, counts = np.add.reduceat(totals, firsts), np.add.reduceat(counts, firsts)
-            for column, values in zip(columns, ([tier.number] * len(ids), ids, starts, lows, highs, totals, counts)):
-                column.extend(values if isinstance(values, list) else values.tolist())
+            for column, tier_column in zip(columns, ([tier.number] * len(ids), ids, starts, lows, highs, totals, counts)):
+                column.extend(tier_column if isinstance(tier_column, list) else tier_column.tolist())
         count, width = len(columns[0]), 7 * ROLLUP_ROWS_PER_STATEMENT
         whole = count - count % ROLLUP_ROWS_PER_STATEMENT
         fields = [None] * (7 * whole)

@@ -132,7 +132,7 @@ class Writer:
         table = "samples"
         # Rows per series count only at distinct times: a request of many lines at one time (as
         # Telegraf sends a host's metrics) adds one row per series, however many it names.
-        if pushed and (len(moments) < DIRECT_ROWS_PER_SERIES or
+        if pushed and (len(set(moments.values())) < DIRECT_ROWS_PER_SERIES or
                        len(series) < DIRECT_ROWS_PER_SERIES * len(set(series))):
             table, self._unsettled = "incoming", True
         elif self._unsettled:  # what waits in `incoming` is older: it goes first, so this wins
