@@ -293,10 +293,14 @@ def _columns(points: Iterable[tuple[str, str, float, float]]) -> Points:
     """The (category, label, time, value) points with a finite time and value, as columns.
 
     A reading that is not a finite number is no reading: it is left out, not stored as a value
-    the codec and the charts would have to guess about.
+    the codec and the charts would have to guess about. Floats are checked inline (x - x is 0.0
+    only for finite x): two calls per value would cost the collector a fifth of its write path.
     """
     kept = [(category, label, moment, number) for category, label, time, value in points
-            if (number := _finite(value)) is not None and (moment := _finite(time)) is not None]
+            if ((number := value) - value == 0.0 if value.__class__ is float else
+                (number := _finite(value)) is not None)
+            and ((moment := time) - time == 0.0 if time.__class__ is float else
+                 (moment := _finite(time)) is not None)]
     return tuple(zip(*kept)) or ((), (), (), ())
 
 
