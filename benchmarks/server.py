@@ -127,7 +127,9 @@ class CommitsEverySecond:
 
 def distinct_queries_script(path: str, end: float) -> str:
     """wrk Lua: the same range, each request ending a millisecond later, so none is a repeat
-    and every one is answered by the store, not from the server's kept answers."""
+    and every one is answered by the store, not from the server's kept answers. As a chart's
+    refreshes do, they share its settled stretches (storage/answers.py); its open end is
+    folded again after each commit, once a second here."""
     return f"""
 counter = 0
 request = function()

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from .. import __version__
-from . import readworkers
+from ..storage.answers import range_json
 from .errors import BadRequest
 
 router = APIRouter(prefix="/api", tags=["read"])
@@ -160,7 +160,7 @@ async def _compute_data(request: Request, catalog, source: str | None, start: fl
         return answered
 
     def compute() -> bytes:
-        return readworkers.range_json(state.reader(), query)
+        return range_json(state.reader(), *query)
 
     # A small query costs less than handing it to a worker thread and back (about 0.2 ms of
     # CPU): the event loop answers it. Larger ones take turns in the thread pool.

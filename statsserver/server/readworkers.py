@@ -30,6 +30,7 @@ import orjson
 import psutil
 
 from ..storage import Reader, StoreError
+from ..storage.answers import range_json
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +48,6 @@ RESTART_SECONDS = 60.0
 STUCK_SECONDS = 60.0
 WATCH_SECONDS = 5.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-
-
-def range_json(reader: Reader, query: list) -> bytes:
-    """A range query's answer (Reader.query's arguments) as /api/data sends it."""
-    answer = reader.query(*query, arrays=True)
-    for series in answer["series"]:
-        # One array for min, avg and max (a sample a bucket): its numbers written once, as orjson
-        # spends about 50 ns on a float.
-        if series["min"] is series["avg"]:
-            series["min"] = series["avg"] = series["max"] = orjson.Fragment(
-                orjson.dumps(series["min"], option=orjson.OPT_SERIALIZE_NUMPY))
-    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class _Worker:
@@ -239,7 +228,7 @@ def serve_queries(database: str) -> None:
         _, length = _HEAD.unpack(head)
         query = orjson.loads(queries.read(length))
         try:
-            send(ANSWER, range_json(reader, query))
+            send(ANSWER, range_json(reader, *query))
         except StoreError as error:
             send(STORE_FAILED, str(error).encode())
         except Exception as error:  # noqa: BLE001 (the server's process raises it again, and answers it)

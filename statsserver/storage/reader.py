@@ -8,12 +8,14 @@ row each), raw blocks (closed windows, compressed, a block per category) and the
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import sqlite3
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,6 +42,17 @@ KEPT = 64
 IRREGULAR_TOLERANCE = 600.0
 
 
+class Planned(NamedTuple):
+    """A range query as Reader.planned makes it."""
+    start: float  # s, as asked
+    end: float
+    selected: list[Series]  # the series asked for
+    layout: planner.Output  # their output rows, with nothing folded
+    plan: planner.Plan
+    rows: tuple  # of the blocks the plan folds (see Reader._blocks)
+    interval: float | None  # s between the source's samples; None for pushed, irregular data
+
+
 class DecodedBlocks:
     """Blocks decoded lately, shared by every reader of the process.
 
@@ -62,21 +75,25 @@ class DecodedBlocks:
 
     def get(self, decode, blob):
         """`decode(blob)`, decoded once; `blob` is bytes, or a tuple of rows holding them."""
-        key = (decode, blob)
+        return self.kept((decode, blob), lambda: decode(blob))
+
+    def kept(self, key: tuple, make):
+        """`make()`, made once for `key`; what either holds (bytes and arrays) counts against
+        the budget."""
         with self.lock:
             found = self.entries.get(key)
             if found is not None:
                 self.entries.move_to_end(key)
                 return found[0]
-        decoded = decode(blob)
-        size = _frozen_size(blob) + _frozen_size(decoded)
+        made = make()
+        size = _frozen_size(key) + _frozen_size(made)
         with self.lock:
             if key not in self.entries and size <= self.budget:
-                self.entries[key] = (decoded, size)
+                self.entries[key] = (made, size)
                 self.size += size
             while self.size > self.budget and self.entries:
                 self.size -= self.entries.popitem(last=False)[1][1]
-        return decoded
+        return made
 
 
 def _frozen_size(value) -> int:
@@ -514,23 +531,50 @@ class Reader:
         With `arrays`, the columns are numpy arrays with NaN for null, for a JSON encoder that
         writes them as they are (orjson's OPT_SERIALIZE_NUMPY: quicker than lists).
         """
+        with self.snapshot():
+            return self.answer(self.planned(source, start, end, points, categories, tier), arrays)
+
+    @contextlib.contextmanager
+    def snapshot(self):
+        """One read snapshot for all that is read inside: the catalog, the blocks and the head of
+        one moment, so that what is kept for later queries is exactly that moment's."""
+        self._rows("BEGIN")
+        try:
+            yield
+        finally:
+            self._rows("COMMIT")
+
+    def answer(self, planned: Planned, arrays: bool = False) -> dict:
+        """query's answer to a planned range."""
+        plan = planned.plan
+        result = {"start": planned.start, "end": planned.end, "step": plan.width / 1000, "tier": plan.tier.name,
+                  "times": [], "series": []}
+        if not planned.selected:
+            return result
+        output = planned.layout.fresh()
+        self.fold(planned, plan, output)
+        times, columns, counts, _ = answer_columns(output, plan, planned.interval)
+        result["times"] = times if arrays else times.tolist()
+        if arrays:
+            # The same array thrice where min, avg and max are the same numbers: JSON writes them once.
+            rows = zip(*columns) if len(columns) == 3 else ((row, row, row) for row in columns[0])
+        else:
+            rows = planner.as_lists(columns.repeat(3 // len(columns), axis=0), counts == 0)
+        result["series"] = [{**s.fields, "min": lows, "avg": averages, "max": highs}
+                            for s, (lows, averages, highs) in zip(planned.selected, rows)]
+        return result
+
+    def planned(self, source: str, start: float, end: float, points: int,
+                categories: list[str] | None = None, tier: str | None = None) -> Planned:
+        """What query reads for a range, and how it folds it (within a snapshot)."""
         if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
             raise ValueError("the range must have a finite start before its end")
         if points < 1:
             raise ValueError("points must be at least 1")
-        # One read snapshot for all of it: the catalog, the blocks and the head of one moment,
-        # and a head kept for later queries is exactly that moment's.
-        self._rows("BEGIN")
-        try:
-            return self._query(source, start, end, points, categories, tier, arrays)
-        finally:
-            self._rows("COMMIT")
-
-    def _query(self, source, start, end, points, categories, tier, arrays) -> dict:
         catalog = self.catalog()
         found = catalog.by_name.get(source)
         interval = found.interval if found else None
-        selected, ids, groups, layout = self._kept(
+        selected, ids, groups, layout = self.kept(
             ("selection", source, None if categories is None else tuple(categories)),
             lambda: self._selection(catalog, source, categories))
         low, high = to_ms(start), to_ms(end)
@@ -561,44 +605,25 @@ class Reader:
         else:
             chosen = RAW
         plan = plan_for(chosen)
-        result = {"start": start, "end": end, "step": plan.width / 1000, "tier": chosen.name, "times": [], "series": []}
-        if not selected:
-            return result
-        output = layout.fresh()
-        rows = blocks.get(chosen.number)
+        rows = blocks.get(chosen.number) if selected else ()
         if rows is None:
             rows = self._blocks(chosen, found.id, groups, low, high, plan)
-        if chosen is RAW:
-            self._fold_raw(rows, plan, low, high, output)
+        return Planned(start, end, selected, layout, plan, rows, interval)
+
+    def fold(self, planned: Planned, plan: planner.Plan, output: planner.Output) -> None:
+        """The buckets of `plan` (the planned one, or a run of its buckets) folded into `output`:
+        the planned blocks, and what is not in blocks yet."""
+        if plan.tier is RAW:
+            self._fold_raw(planned.rows, plan, max(to_ms(planned.start), plan.origin),
+                           min(to_ms(planned.end), plan.end), output)
         else:
-            self._fold_rollups(chosen, rows, plan, output)
-        buckets, cells = output.cells()
-        picked = cells[3].sum(axis=0).nonzero()[0]  # some buckets may have got only empty cells
-        if len(picked) < len(buckets):
-            buckets = buckets[picked]
-        markers = False
-        centres = buckets + 0.5
-        # Buckets one after another have no gap between them, as a chart's usually are.
-        if interval and len(buckets) > 1 and int(buckets[-1]) - int(buckets[0]) >= len(buckets):
-            gaps = ((buckets[1:] - buckets[:-1]) > 1 + 2 * to_ms(interval) / plan.width).nonzero()[0]
-            if markers := len(gaps) > 0:
-                # A marker bucket (picked -1: every series null) just after each bucket that
-                # precedes a gap, so a chart draws a hole rather than a line across it.
-                picked = np.insert(picked, gaps + 1, -1)
-                centres = np.insert(centres, gaps + 1, buckets[gaps] + 1.0)
-        if len(picked) == cells.shape[2] and not markers:
-            picked = None
-        times = (plan.origin + centres * plan.width) / 1000
-        columns, counts = planner.results(cells, picked, markers)
-        result["times"] = times if arrays else times.tolist()
-        if arrays:
-            # The same array thrice where min, avg and max are the same numbers: JSON writes them once.
-            rows = zip(*columns) if len(columns) == 3 else ((row, row, row) for row in columns[0])
-        else:
-            rows = planner.as_lists(columns.repeat(3 // len(columns), axis=0), counts == 0)
-        result["series"] = [{**s.fields, "min": lows, "avg": averages, "max": highs}
-                            for s, (lows, averages, highs) in zip(selected, rows)]
-        return result
+            self._fold_rollups(plan.tier, planned.rows, plan, output)
+
+    def unpacked_since(self, planned: Planned) -> int | None:
+        """The time (ms) of the first bucket of the planned rollup tier not yet packed into a
+        block, or of the first sample still in the head, of the series asked for; None if none."""
+        tail = self._tail_of(planned.plan.tier, planned.layout)
+        return None if tail is None else int(tail[0][0])
 
     @staticmethod
     def _selection(catalog: Catalog, source: str, categories) -> tuple:
@@ -626,7 +651,7 @@ class Reader:
             found = self._rows(_CHUNKS % _marks(groups), (tier.number, *groups, *wide))
             return tuple(sorted(found, key=lambda row: row[0]))
 
-        rows = self._kept(("blocks", tier.number, source_id, *groups, *wide), read)
+        rows = self.kept(("blocks", tier.number, source_id, *groups, *wide), read)
         return tuple(row for row in rows if after < row[0] < before)
 
     def _fold_raw(self, windows, plan, low, high, output) -> None:
@@ -668,7 +693,7 @@ class Reader:
     def _head_matrices(self, output, low, high) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         """The head's samples in [low, high) as (times, values with a row per series of `output`
         and NaN where one has none, whether none is missing); usually one, none when empty."""
-        whole = self._kept(output.ids.tobytes(), lambda: self._head(output))
+        whole = self.kept(output.ids.tobytes(), lambda: self._head(output))
         parts = []
         for times, values, missing in whole:
             first, stop = times.searchsorted(low), times.searchsorted(high)
@@ -676,7 +701,7 @@ class Reader:
                 parts.append((times[first:stop], values[:, first:stop], not missing[first:stop].any()))
         return parts
 
-    def _kept(self, key: bytes | tuple, read):
+    def kept(self, key: bytes | tuple, read):
         """`read()`, read once until the next commit (the catalog's check clears them)."""
         found = self._kept_rows.get(key, self)
         if found is self:
@@ -715,10 +740,10 @@ class Reader:
         low, high = plan.origin, plan.end
         # Buckets not yet packed into blocks and the head's samples, as one matrix of buckets kept
         # until the next commit (every chart of the tier reads all of it).
-        tail = self._kept(b"tail %d " % tier.number + output.ids.tobytes(), lambda: self._tail(tier, output))
+        tail = self._tail_of(tier, output)
         # The runs of the blocks whole, joined once until the next commit: a chart's next query
         # folds its range of the same ones. Not where data came late (see _rollup_runs).
-        runs = self._kept(("rollup runs", tier.number, output.ids.tobytes(), rows),
+        runs = self.kept(("rollup runs", tier.number, output.ids.tobytes(), rows),
                           lambda: self._rollup_runs(tier, rows, output.ids, tail, -_NEVER, _NEVER))
         if runs is None:
             runs = self._rollup_runs(tier, rows, output.ids, tail, low, high)
@@ -727,6 +752,9 @@ class Reader:
             if len(block_rows) != len(ids):
                 aggregates = aggregates[:, block_rows]
             output.fold_buckets(rows, planner.Grouping(grid, plan, low, high), aggregates)
+
+    def _tail_of(self, tier, output):
+        return self.kept(b"tail %d " % tier.number + output.ids.tobytes(), lambda: self._tail(tier, output))
 
     def _rollup_runs(self, tier, rows, ids, tail, low, high) -> tuple | None:
         """(series ids, times, aggregates) of each set of series stored together in the blocks
@@ -849,6 +877,37 @@ def _matrix(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
     for array in (times, values):
         array.flags.writeable = False
     return times, values, np.isnan(values).any(axis=0)
+
+
+def answer_columns(output: planner.Output, plan: planner.Plan, interval: float | None) -> tuple:
+    """(bucket times, min, avg and max as planner.results gives them, the buckets' counts, the
+    buckets that got data) of what was folded into `output`: buckets without data left out, and
+    a null row put in after each bucket that precedes a gap in collection (see query)."""
+    buckets, cells = output.cells()
+    picked = cells[3].sum(axis=0).nonzero()[0]  # some buckets may have got only empty cells
+    if len(picked) < len(buckets):
+        buckets = buckets[picked]
+    markers = False
+    centres = buckets + 0.5
+    # Buckets one after another have no gap between them, as a chart's usually are.
+    if interval and len(buckets) > 1 and int(buckets[-1]) - int(buckets[0]) >= len(buckets):
+        gaps = ((buckets[1:] - buckets[:-1]) > gap_buckets(plan, interval)).nonzero()[0]
+        if markers := len(gaps) > 0:
+            # A marker bucket (picked -1: every series null) just after each bucket that
+            # precedes a gap, so a chart draws a hole rather than a line across it.
+            picked = np.insert(picked, gaps + 1, -1)
+            centres = np.insert(centres, gaps + 1, buckets[gaps] + 1.0)
+    if len(picked) == cells.shape[2] and not markers:
+        picked = None
+    times = (plan.origin + centres * plan.width) / 1000
+    columns, counts = planner.results(cells, picked, markers)
+    return times, columns, counts, buckets
+
+
+def gap_buckets(plan: planner.Plan, interval: float) -> float:
+    """How many buckets apart two with data must be for collection to have stopped between
+    them: more than two sampling intervals with nothing."""
+    return 1 + 2 * to_ms(interval) / plan.width
 
 
 def _number_or_none(values) -> list:

@@ -11,7 +11,8 @@ import pytest
 
 from statsserver.collectors.base import gauge
 from statsserver.server import readworkers
-from statsserver.server.readworkers import ReadWorkers, range_json
+from statsserver.server.readworkers import ReadWorkers
+from statsserver.storage.answers import range_json
 from statsserver.storage import Reader, Writer
 
 NOW = time.time()
@@ -67,7 +68,7 @@ def test_pipelined_queries_come_back_each_to_its_own_asker_even_when_some_are_ca
         if number % 4 == 0:
             assert isinstance(answer, asyncio.CancelledError)
         else:
-            assert answer == range_json(reader, query)
+            assert answer == range_json(reader, *query)
 
 
 def test_a_query_the_worker_cannot_answer_is_left_to_the_server_process(database):
@@ -78,7 +79,7 @@ def test_a_query_the_worker_cannot_answer_is_left_to_the_server_process(database
 
     backwards, after = run(database, check)
     assert backwards is None  # the server's process asks the store itself, and answers the ValueError
-    assert after == range_json(Reader(database), queries(1)[0])
+    assert after == range_json(Reader(database), *queries(1)[0])
 
 
 def test_queries_in_flight_when_a_worker_dies_fall_back_and_another_worker_starts(database, monkeypatch):
@@ -96,7 +97,7 @@ def test_queries_in_flight_when_a_worker_dies_fall_back_and_another_worker_start
 
     killed, fallen_back, again, now_running = run(database, check)
     assert None in fallen_back  # the queries it had not answered yet: none waits forever
-    assert again == range_json(Reader(database), queries(2)[1])
+    assert again == range_json(Reader(database), *queries(2)[1])
     assert now_running and killed not in now_running
 
 
@@ -125,7 +126,7 @@ def test_a_worker_that_answers_nothing_is_stopped_and_its_queries_fall_back(data
     waited, took, returncode, again, now_running, stopped = run(database, check)
     assert waited is None and took >= 0.5  # answered in the server's process once the worker was found stuck
     assert returncode == -signal.SIGKILL
-    assert again == range_json(Reader(database), queries(3)[2])  # by a new worker
+    assert again == range_json(Reader(database), *queries(3)[2])  # by a new worker
     assert now_running and stopped not in now_running
 
 
@@ -161,7 +162,7 @@ def test_a_small_query_is_not_queued_behind_a_big_one(database):
 
     small, big = run(database, check)
     assert small is None  # answered in the server's process instead
-    assert big == range_json(Reader(database), ["box", NOW - 36000, NOW, 10_000, None])
+    assert big == range_json(Reader(database), "box", NOW - 36000, NOW, 10_000, None)
 
 
 def workers_of(server) -> list[psutil.Process]:

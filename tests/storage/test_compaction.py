@@ -366,8 +366,8 @@ def test_a_rollup_run_kept_whole_folds_as_its_range_read_alone(tmp_path):
         pass
     reader = Reader(tmp_path / "s.db")
     ranged = Reader(tmp_path / "s.db")
-    kept = ranged._kept
-    ranged._kept = lambda key, read: None if key[0] == "rollup runs" else kept(key, read)
+    kept = ranged.kept
+    ranged.kept = lambda key, read: None if key[0] == "rollup runs" else kept(key, read)
 
     def cells(reader, tier, low, high, points, categories):
         reader._rows("BEGIN")

@@ -81,12 +81,12 @@ def test_narrow_buckets_are_widened_to_the_sampling_interval(writer, path):
 
 def test_a_sample_a_bucket_is_its_min_avg_and_max_in_lists_and_json(writer, path):
     import orjson
-    from statsserver.server.readworkers import range_json
+    from statsserver.storage.answers import range_json
     fill(writer, 600, step=10.0, interval=10.0, skip=[(T0 + 200, T0 + 300)])  # totals 0, 1, 2, ...
     reader = Reader(path)
     for points, per_bucket in ((60, 1), (30, 2)):
         listed = reader.query("host", T0, T0 + 600, points, ["cpu"])
-        assert orjson.loads(range_json(reader, ["host", T0, T0 + 600, points, ["cpu"]])) == listed
+        assert orjson.loads(range_json(reader, "host", T0, T0 + 600, points, ["cpu"])) == listed
         total = next(s for s in listed["series"] if s["label"] == "total")
         values = [v for v in range(60) if not 20 <= v < 30]
         expected = [values[i:i + per_bucket] for i in range(0, len(values), per_bucket)]

@@ -1,0 +1,122 @@
+"""A range query's answer as the JSON /api/data sends; a long range's spliced from stretches
+written once.
+
+A month's chart is some 700 buckets of each series, and writing their numbers costs as much as
+folding them (orjson spends some 25 ns on a float). Yet every refresh of the chart, and every pan
+or zoom that keeps its bucket width, asks again for buckets that cannot change unless their
+blocks do: all those before the first that is not yet packed into a block of its tier. So a
+rollup tier's answer is cut into stretches of STRETCH buckets, on a grid that the bucket width
+fixes (not the range asked for), and a settled stretch is folded and written once. It is kept
+with the decoded blocks' kind (SETTLED), keyed by the bytes of the blocks it was folded from: a
+block rewritten by late data, or deleted by retention, is another key, so a kept stretch is never
+stale. The rest, from the first stretch not settled, is folded and written once per commit, and
+every query until the next shares it.
+
+Spliced, the answer is byte for byte the one a whole fold gives (tests hold it to that): each
+number is written on its own, a bucket's time is whole milliseconds either way, and the null row
+that marks a gap in collection is put in between two stretches as it is within one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+
+from .planner import Plan
+from .reader import DecodedBlocks, Planned, Reader, answer_columns, gap_buckets
+from .tiers import RAW
+
+# Buckets in a stretch: a month's chart is a dozen, and the open one is folded once per commit.
+STRETCH = 64
+# Shorter answers are folded whole: splicing would save little.
+SPLICED_FROM = 2 * STRETCH
+# A stretch counts the blocks it was folded from (mostly shared with DECODED's entries).
+SETTLED = DecodedBlocks(16 * 2**20)
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
+def range_json(reader: Reader, source: str, start: float, end: float, points: int,
+               categories: list[str] | None = None) -> bytes:
+    """Reader.query's answer, as JSON."""
+    with reader.snapshot():
+        planned = reader.planned(source, start, end, points, categories)
+        if planned.selected and planned.plan.tier is not RAW and planned.plan.count >= SPLICED_FROM:
+            return _spliced(reader, planned)
+        return _whole(reader.answer(planned, arrays=True))
+
+
+def _whole(answer: dict) -> bytes:
+    for series in answer["series"]:
+        # One array for min, avg and max (a sample a bucket): its numbers written once.
+        if series["min"] is series["avg"]:
+            series["min"] = series["avg"] = series["max"] = orjson.Fragment(orjson.dumps(series["min"], option=_NUMPY))
+    return orjson.dumps(answer, option=_NUMPY)
+
+
+def _spliced(reader: Reader, planned: Planned) -> bytes:
+    plan = planned.plan
+    width, phase = plan.width, plan.origin % plan.width
+    first = plan.origin // width  # bucket 0's number on the grid of its width
+    stop = first + plan.count
+    unpacked = reader.unpacked_since(planned)
+    # Buckets before this one hold only packed blocks: their answer follows from the blocks' bytes.
+    settled = stop if unpacked is None else (unpacked - phase) // width
+    ids = planned.layout.ids.tobytes()
+    parts = []
+    for low in range(first - first % STRETCH, stop, STRETCH):
+        low, high = max(low, first), min(low + STRETCH, stop)
+        if high > settled:
+            key = ("open stretch", plan.tier.number, width, phase, low, stop, ids, planned.interval)
+            parts.append(reader.kept(key, lambda: _written(reader, planned, low, stop)))
+            break
+        begin, finish = phase + low * width, phase + high * width
+        blocks = tuple(blob for start, blob in planned.rows if begin - plan.tier.span_ms < start < finish)
+        key = (plan.tier.number, width, phase, low, high, ids, planned.interval, blocks)
+        parts.append(SETTLED.kept(key, lambda: _written(reader, planned, low, high)))
+
+    times: list[bytes] = []
+    columns: list[list[bytes]] = [[] for _ in range(3 * len(planned.selected))]
+    gap = gap_buckets(plan, planned.interval) if planned.interval else None
+    last = None
+    for buckets, part_times, part_columns in parts:
+        if buckets is None:
+            continue
+        if gap is not None and last is not None and buckets[0] - last > gap:
+            # As answer_columns marks a gap within a stretch: a null row just after its last bucket.
+            times.append(orjson.dumps(np.array([(phase + (last + 1.0) * width) / 1000]), option=_NUMPY)[1:-1])
+            for column in columns:
+                column.append(b"null")
+        times.append(part_times)
+        for column, text in zip(columns, part_columns):
+            column.append(text)
+        last = buckets[1]
+
+    def array(texts: list[bytes]) -> orjson.Fragment:
+        return orjson.Fragment(b"[" + b",".join(texts) + b"]")
+
+    series = [{**s.fields, "min": array(columns[3 * n]), "avg": array(columns[3 * n + 1]),
+               "max": array(columns[3 * n + 2])} for n, s in enumerate(planned.selected)]
+    return orjson.dumps({"start": planned.start, "end": planned.end, "step": width / 1000,
+                         "tier": plan.tier.name, "times": array(times), "series": series})
+
+
+def _written(reader: Reader, planned: Planned, low: int, high: int) -> tuple:
+    """Buckets low to high (numbered on their width's grid) of the planned range, folded and
+    written: ((first, last) bucket with data, or None; the JSON of their times; of each
+    series' min, avg and max), arrays without their brackets."""
+    plan = planned.plan
+    stretch = Plan(plan.tier, plan.origin + (low - plan.origin // plan.width) * plan.width, plan.width, high - low)
+    output = planned.layout.fresh()
+    reader.fold(planned, stretch, output)
+    times, columns, _, buckets = answer_columns(output, stretch, planned.interval)
+    if not len(buckets):
+        return None, b"", []
+
+    def text(array: np.ndarray) -> bytes:
+        return orjson.dumps(array, option=_NUMPY)[1:-1]
+
+    if len(columns) == 1:  # a sample a bucket: min, avg and max are the same numbers
+        written = [once for row in columns[0] for once in (text(row),) * 3]
+    else:
+        written = [text(row) for rows in zip(*columns) for row in rows]
+    return (low + int(buckets[0]), low + int(buckets[-1])), text(times), written
