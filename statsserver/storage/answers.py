@@ -74,35 +74,30 @@ def _spliced(reader: Reader, planned: Planned) -> bytes:
         key = (plan.tier.number, width, phase, low, high, ids, planned.interval, blocks)
         parts.append(SETTLED.kept(key, lambda: _written(reader, planned, low, high)))
 
-    times: list[bytes] = []
-    columns: list[list[bytes]] = [[] for _ in range(3 * len(planned.selected))]
+    # The JSON of each stretch with data, and of the null row after one that precedes a gap.
+    pieces: list[tuple[bytes, ...]] = []
     gap = gap_buckets(plan, planned.interval) if planned.interval else None
     last = None
-    for buckets, part_times, part_columns in parts:
+    for buckets, texts in parts:
         if buckets is None:
             continue
         if gap is not None and last is not None and buckets[0] - last > gap:
             # As answer_columns marks a gap within a stretch: a null row just after its last bucket.
-            times.append(orjson.dumps(np.array([(phase + (last + 1.0) * width) / 1000]), option=_NUMPY)[1:-1])
-            for column in columns:
-                column.append(b"null")
-        times.append(part_times)
-        for column, text in zip(columns, part_columns):
-            column.append(text)
+            time = orjson.dumps(np.array([(phase + (last + 1.0) * width) / 1000]), option=_NUMPY)[1:-1]
+            pieces.append((time, *[b"null"] * (len(texts) - 1)))
+        pieces.append(texts)
         last = buckets[1]
-
-    def array(texts: list[bytes]) -> orjson.Fragment:
-        return orjson.Fragment(b"[" + b",".join(texts) + b"]")
-
-    series = [{**s.fields, "min": array(columns[3 * n]), "avg": array(columns[3 * n + 1]),
-               "max": array(columns[3 * n + 2])} for n, s in enumerate(planned.selected)]
+    arrays = [orjson.Fragment(b"[" + b",".join(texts) + b"]") for texts in zip(*pieces)] if pieces \
+        else [orjson.Fragment(b"[]")] * (1 + 3 * len(planned.selected))
+    series = [{**s.fields, "min": arrays[3 * n + 1], "avg": arrays[3 * n + 2], "max": arrays[3 * n + 3]}
+              for n, s in enumerate(planned.selected)]
     return orjson.dumps({"start": planned.start, "end": planned.end, "step": width / 1000,
-                         "tier": plan.tier.name, "times": array(times), "series": series})
+                         "tier": plan.tier.name, "times": arrays[0], "series": series})
 
 
 def _written(reader: Reader, planned: Planned, low: int, high: int) -> tuple:
     """Buckets low to high (numbered on their width's grid) of the planned range, folded and
-    written: ((first, last) bucket with data, or None; the JSON of their times; of each
+    written: ((first, last) bucket with data, or None; the JSON of their times, then of each
     series' min, avg and max), arrays without their brackets."""
     plan = planned.plan
     stretch = Plan(plan.tier, plan.origin + (low - plan.origin // plan.width) * plan.width, plan.width, high - low)
@@ -110,7 +105,7 @@ def _written(reader: Reader, planned: Planned, low: int, high: int) -> tuple:
     reader.fold(planned, stretch, output)
     times, columns, _, buckets = answer_columns(output, stretch, planned.interval)
     if not len(buckets):
-        return None, b"", []
+        return None, ()
 
     def text(array: np.ndarray) -> bytes:
         return orjson.dumps(array, option=_NUMPY)[1:-1]
@@ -119,4 +114,4 @@ def _written(reader: Reader, planned: Planned, low: int, high: int) -> tuple:
         written = [once for row in columns[0] for once in (text(row),) * 3]
     else:
         written = [text(row) for rows in zip(*columns) for row in rows]
-    return (low + int(buckets[0]), low + int(buckets[-1])), text(times), written
+    return (low + int(buckets[0]), low + int(buckets[-1])), (text(times), *written)
