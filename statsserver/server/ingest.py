@@ -166,7 +166,7 @@ class IngestWriter:
             raise BadRequest(f"not stored: {refusal}", None, status=503)
         if refusal:
             raise BadRequest(f"{refusal} ([server] max_series_per_source)", "label", status=422)
-        return len(points[0])
+        return len(points.values)
 
     def close(self) -> None:
         self.pending.put(None)
@@ -187,7 +187,7 @@ class IngestWriter:
                 return
             if not first:
                 continue
-            group, points = [first], len(first[1][0])
+            group, points = [first], len(first[1].values)
             while len(group) < GROUP_MAX and points < GROUP_POINTS:
                 try:
                     item = self.pending.get_nowait()
@@ -197,7 +197,7 @@ class IngestWriter:
                     self.pending.put(None)  # finish this group, then stop
                     break
                 group.append(item)
-                points += len(item[1][0])
+                points += len(item[1].values)
             try:
                 outcomes = self.writer.write_batches([item[:3] for item in group], self.limit)
             except StoreError as error:
@@ -304,7 +304,7 @@ async def add_data_point(request: Request) -> Response:
     at = check_time(fields.get("time"), time.time())
     metrics = Metrics()
     metrics.declare(category, check_unit(fields.get("unit")), graph_setting(fields.get("nograph")))
-    stored = await request.app.state.ingest.store(source, ([category], [label], [at], [value]), metrics)
+    stored = await request.app.state.ingest.store(source, Points([category], [label], [at], [value]), metrics)
     return Response(b'{"stored":%d}' % stored, media_type="application/json")
 
 
@@ -381,7 +381,7 @@ def _typical_batch(body: bytes) -> tuple[str, Points, Metrics] | None:
         return None
     categories = list(map(names.__getitem__, map(_CATEGORY, items)))
     # JSON has no NaN and msgspec refuses numbers beyond a float's range: values are finite.
-    return source, (categories, labels, times, list(map(_VALUE, items))), metrics
+    return source, Points(categories, labels, times, list(map(_VALUE, items))), metrics
 
 
 def parse_batch(body: bytes) -> tuple[str, Points, Metrics]:
@@ -433,7 +433,7 @@ def _careful_batch(body: bytes) -> tuple[str, Points, Metrics]:
             error.field = f"points[{index}]" + (f".{error.field}" if error.field else "")
             error.reason = f"points[{index}]: {error.reason}"
             raise
-    return source, tuple(zip(*points)), metrics
+    return source, Points(*zip(*points)), metrics
 
 
 @router.post("/api/points", summary="Add many values in one request, all or nothing",
@@ -484,12 +484,12 @@ def parse_line_protocol(body: bytes, precision: str, default_source: str) -> tup
         # All or nothing holds per request, and a request writes one source.
         raise BadRequest("one request may carry one host's points; send one request per host", "host")
     source = check_name("host tag", sources.pop() if sources else default_source)
-    return source, tuple(points), metrics
+    return source, Points(*points), metrics
 
 
 async def _line_protocol(request: Request, precision: str, default_source: str) -> Response:
     source, points, metrics = parse_line_protocol(await read_body(request), precision, default_source)
-    if points[0]:
+    if points.values:
         await request.app.state.ingest.store(source, points, metrics)
     return Response(status_code=204)
 

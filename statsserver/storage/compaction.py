@@ -25,6 +25,7 @@ import numpy as np
 from .chunks import decode_raw_block, decode_rollup_block, decode_times_array, encode_raw_block, \
     encode_rollup_block, encode_times
 from . import processes
+from .database import insert_rows
 from .tiers import BY_NUMBER, COMPACTION_MARGIN_MS, HEAD_MS, RAW, ROLLUP_BATCH, ROLLUP_WAIT_MS, ROLLUPS, Tier, \
     window_start
 
@@ -34,10 +35,6 @@ _UPSERT_ROLLUPS = (
     "INSERT INTO rollups VALUES {} ON CONFLICT (tier, series_id, start) DO UPDATE"
     " SET min = min(rollups.min, excluded.min), max = max(rollups.max, excluded.max),"
     " sum = rollups.sum + excluded.sum, count = rollups.count + excluded.count")
-# As in the writer: a statement of many rows costs a fraction per row of one row's statement.
-ROLLUP_ROWS_PER_STATEMENT = 100
-_UPSERT_ROLLUP = _UPSERT_ROLLUPS.format("(?, ?, ?, ?, ?, ?, ?)")
-_UPSERT_MANY_ROLLUPS = _UPSERT_ROLLUPS.format(", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * ROLLUP_ROWS_PER_STATEMENT))
 
 
 @dataclass
@@ -230,13 +227,7 @@ class Maintenance:
                 totals, counts = np.add.reduceat(totals, firsts), np.add.reduceat(counts, firsts)
             for column, tier_column in zip(columns, ([tier.number] * len(ids), ids, starts, lows, highs, totals, counts)):
                 column.extend(tier_column if isinstance(tier_column, list) else tier_column.tolist())
-        count, width = len(columns[0]), 7 * ROLLUP_ROWS_PER_STATEMENT
-        whole = count - count % ROLLUP_ROWS_PER_STATEMENT
-        fields = [None] * (7 * whole)
-        for place, column in enumerate(columns):
-            fields[place::7] = column[:whole]
-        self.db.executemany(_UPSERT_MANY_ROLLUPS, [fields[at:at + width] for at in range(0, len(fields), width)])
-        self.db.executemany(_UPSERT_ROLLUP, zip(*(column[whole:] for column in columns)))
+        insert_rows(self.db, _UPSERT_ROLLUPS, columns)
 
     # --- process history ---------------------------------------------------------------------
 

@@ -10,13 +10,13 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from ..collectors.base import Metric
 from ..collectors.processes import Process
 from . import compaction
 from .codec import CodecError
-from .database import StoreError, open_for_writing, to_ms
+from .database import StoreError, insert_rows, open_for_writing, to_ms
 from .tiers import TIERS, retention
 
 # Process identities remembered by the writer; about the processes a machine's top lists name
@@ -29,13 +29,15 @@ PROCESS_RECHECK_MS = 10 * 60 * 1000
 # Pushed rows per series from which a request goes straight into the head: a leaf page written
 # for four rows or more costs less than moving them through `incoming`.
 DIRECT_ROWS_PER_SERIES = 4
-ROWS_PER_STATEMENT = 100
-_MANY_ROWS = ", ".join(["(?, ?, ?)"] * ROWS_PER_STATEMENT)
 _NEW = object()  # a category without series yet
 
-# Points, column by column: categories, labels, times (Unix seconds) and values. Columns are made
-# and read by loops in C; a loop in Python over the points was most of what storing one cost.
-Points = tuple[Sequence[str], Sequence[str], Sequence[float], Sequence[float]]
+class Points(NamedTuple):
+    """Points, column by column. Columns are made and read by loops in C; a loop in Python over
+    the points was most of what storing one cost."""
+    categories: Sequence[str]
+    labels: Sequence[str]
+    times: Sequence[float]  # Unix seconds
+    values: Sequence[float]
 
 
 class Writer:
@@ -89,7 +91,7 @@ class Writer:
 
     def _add_series(self, source_id: int, points: Points) -> None:
         ids = self._series.setdefault(source_id, {})
-        for category, label in zip(points[0], points[1]):
+        for category, label in zip(points.categories, points.labels):
             if (category, label) not in ids:
                 ids[category, label] = self.db.execute(
                     "INSERT INTO series (source_id, category, label, unit, kind, graph, description)"
@@ -139,15 +141,7 @@ class Writer:
             compaction.move_incoming(self.db)
             self._unsettled = False
         # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
-        insert = f"INSERT OR REPLACE INTO {table} (series_id, time, value) VALUES "
-        # executemany binds and steps one row at a time; a statement of many rows costs about a
-        # third as much per row, which is most of what a pushed point costs.
-        whole = len(series) - len(series) % ROWS_PER_STATEMENT
-        if whole:
-            fields, width = [None] * (3 * len(series)), 3 * ROWS_PER_STATEMENT
-            fields[0::3], fields[1::3], fields[2::3] = series, times, values
-            self.db.executemany(insert + _MANY_ROWS, [fields[at:at + width] for at in range(0, 3 * whole, width)])
-        self.db.executemany(insert + "(?, ?, ?)", zip(series[whole:], times[whole:], values[whole:]))
+        insert_rows(self.db, f"INSERT OR REPLACE INTO {table} (series_id, time, value) VALUES {{}}", [series, times, values])
 
     def write(self, source: str, time: float, values: dict[str, dict[str, float]],
               metrics: dict[str, Metric], processes: list[Process] | None = None,
@@ -204,10 +198,10 @@ class Writer:
             for source, points, metrics in batches:
                 # Only a request with more points than the source has room for can pass the limit.
                 if max_series_per_source is not None and \
-                        self.series_count(source) + len(points[1]) > max_series_per_source:
+                        self.series_count(source) + len(points.labels) > max_series_per_source:
                     source_id = self._sources.get(source)
                     known = self._series.get(source_id, {})
-                    new = {pair for pair in zip(points[0], points[1]) if pair not in known}
+                    new = {pair for pair in zip(points.categories, points.labels) if pair not in known}
                     if new and self.series_count(source) + len(new) > max_series_per_source:
                         refusals.append(f"source {source!r} would have more than {max_series_per_source} series")
                         continue
@@ -301,7 +295,7 @@ def _columns(points: Iterable[tuple[str, str, float, float]]) -> Points:
                 (number := _finite(value)) is not None)
             and ((moment := time) - time == 0.0 if time.__class__ is float else
                  (moment := _finite(time)) is not None)]
-    return tuple(zip(*kept)) or ((), (), (), ())
+    return Points(*zip(*kept)) if kept else Points((), (), (), ())
 
 
 def _finite(value) -> float | None:

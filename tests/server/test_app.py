@@ -12,6 +12,7 @@ from statsserver.collectors.base import gauge
 from statsserver.server import auth, feed as feed_module
 from statsserver.server.app import create_app
 from statsserver.server.feed import Feed
+from statsserver.storage.writer import Points
 from statsserver.storage import Reader, Writer
 
 TOKEN = "s3cret-token"
@@ -244,7 +245,7 @@ def test_the_ingest_thread_settles_pushed_points_into_the_head(make_config, monk
     ingest_writer = ingest.IngestWriter(writer, 100)
 
     async def push():
-        return await ingest_writer.store("garden", (["soil"], ["moisture"], [1_700_000_000.0], [0.4]),
+        return await ingest_writer.store("garden", Points(["soil"], ["moisture"], [1_700_000_000.0], [0.4]),
                                          {"soil": gauge("")})
 
     try:
@@ -278,7 +279,7 @@ def test_a_failure_in_storing_refuses_its_pushes_and_the_next_ones_are_stored(ma
 
     async def push(value):
         return await asyncio.wait_for(ingest_writer.store(
-            "garden", (["soil"], ["moisture"], [1_700_000_000.0 + value], [value]), {"soil": gauge("")}), 10)
+            "garden", Points(["soil"], ["moisture"], [1_700_000_000.0 + value], [value]), {"soil": gauge("")}), 10)
 
     try:
         with pytest.raises(BadRequest) as refused:
@@ -300,7 +301,7 @@ def test_pushes_commit_without_copying_the_log_and_a_thread_of_their_own_copies_
     points = [("rooms", f"room{i}", 1_700_000_000.0 + t, float(t)) for i in range(100) for t in range(50)]
 
     async def push():
-        return await ingest_writer.store("house", tuple(zip(*points)), {"rooms": gauge("")})
+        return await ingest_writer.store("house", Points(*zip(*points)), {"rooms": gauge("")})
 
     try:
         assert writer.db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
