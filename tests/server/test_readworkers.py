@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+import sys
 import time
 
 import httpx2
@@ -151,6 +152,28 @@ def test_a_busy_worker_is_not_taken_for_a_stuck_one(database, monkeypatch):
 
     answers, alive = run(database, check)
     assert alive and None not in answers
+
+
+def test_a_worker_using_cpu_is_not_stuck_though_it_answers_nothing(monkeypatch):
+    """One long query: no answer for longer than a stuck worker is given, but its CPU time rises.
+    A process that sleeps instead, with a query waiting, is stuck."""
+    monkeypatch.setattr(readworkers, "STUCK_SECONDS", 0.3)
+
+    async def watched(code: str) -> list[bool]:
+        process = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdin=asyncio.subprocess.PIPE,
+                                                       stdout=asyncio.subprocess.PIPE)
+        worker = readworkers._Worker(process)
+        worker.waiting.append((asyncio.get_running_loop().create_future(), 1))
+        seen = []
+        for _ in range(8):  # as the watchdog looks, every WATCH_SECONDS
+            await asyncio.sleep(0.1)
+            seen.append(worker.stuck())
+        worker.kill()
+        await process.wait()
+        return seen
+
+    assert asyncio.run(watched("while True: pass")) == [False] * 8
+    assert asyncio.run(watched("import time; time.sleep(60)"))[-1] is True
 
 
 def test_a_small_query_is_not_queued_behind_a_big_one(database):
