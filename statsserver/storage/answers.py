@@ -2,15 +2,15 @@
 written once.
 
 A month's chart is some 700 buckets of each series, and writing their numbers costs as much as
-folding them (orjson spends some 25 ns on a float). Yet every refresh of the chart, and every pan
-or zoom that keeps its bucket width, asks again for buckets that cannot change unless their
-blocks do: all those before the first that is not yet packed into a block of its tier. So a
-rollup tier's answer is cut into stretches of STRETCH buckets, on a grid that the bucket width
-fixes (not the range asked for), and a settled stretch is folded and written once. It is kept
-with the decoded blocks' kind (SETTLED), keyed by the bytes of the blocks it was folded from: a
-block rewritten by late data, or deleted by retention, is another key, so a kept stretch is never
-stale. The rest, from the first stretch not settled, is folded and written once per commit, and
-every query until the next shares it.
+folding them (orjson spends some 25 ns on a float). Yet every refresh of the chart asks again
+for buckets that cannot change unless their blocks do: all those before the first that is not
+yet packed into a block of its tier. So a rollup tier's answer is cut into stretches of STRETCH
+buckets, numbered on the grid of its bucket width (the grid's phase is the range's start on the
+tier's grid: refreshes, and pans by whole buckets, keep it), and a settled stretch is folded and
+written once. It is kept per process (SETTLED), keyed by the blocks it was folded from, their
+start and bytes: a block rewritten by late data, or deleted by retention, is another key, so a
+kept stretch is never stale. The rest of the range, from the first stretch not settled, is
+folded and written once per commit, and every query until the next shares it.
 
 Spliced, the answer is byte for byte the one a whole fold gives (tests hold it to that): each
 number is written on its own, a bucket's time is whole milliseconds either way, and the null row
@@ -30,7 +30,8 @@ from .tiers import RAW
 STRETCH = 64
 # Shorter answers are folded whole: splicing would save little.
 SPLICED_FROM = 2 * STRETCH
-# A stretch counts the blocks it was folded from (mostly shared with DECODED's entries).
+# Stretches written, with the blocks they were folded from: each entry counts its blocks' bytes,
+# though stretches share them (and DECODED holds them too), so that what it keeps stays bounded.
 SETTLED = DecodedBlocks(16 * 2**20)
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
@@ -63,14 +64,15 @@ def _spliced(reader: Reader, planned: Planned) -> bytes:
     settled = stop if unpacked is None else (unpacked - phase) // width
     ids = planned.layout.ids.tobytes()
     parts = []
-    for low in range(first - first % STRETCH, stop, STRETCH):
-        low, high = max(low, first), min(low + STRETCH, stop)
+    for stretch in range(first - first % STRETCH, stop, STRETCH):
+        low, high = max(stretch, first), min(stretch + STRETCH, stop)
         if high > settled:
-            key = ("open stretch", plan.tier.number, width, phase, low, stop, ids, planned.interval)
-            parts.append(reader.kept(key, lambda: _written(reader, planned, low, stop)))
+            key = ("unsettled", plan.tier.number, width, phase, low, stop, ids, planned.interval)
+            parts.append(reader.kept(key, lambda: _written(reader, planned, low, stop)))  # called at once
             break
         begin, finish = phase + low * width, phase + high * width
-        blocks = tuple(blob for start, blob in planned.rows if begin - plan.tier.span_ms < start < finish)
+        # A block's bytes do not say where it starts: two of a constant series are the same bytes.
+        blocks = tuple(row for row in planned.rows if begin - plan.tier.span_ms < row[0] < finish)
         key = (plan.tier.number, width, phase, low, high, ids, planned.interval, blocks)
         parts.append(SETTLED.kept(key, lambda: _written(reader, planned, low, high)))
 

@@ -34,7 +34,8 @@ _WINDOWS = ("SELECT windows.start, windows.times, chunks.data FROM windows JOIN 
             " WHERE windows.source_id = ? AND windows.start > ? AND windows.start < ? ORDER BY windows.start")
 _CHUNKS = "SELECT start, data FROM chunks WHERE tier = ? AND group_id IN (%s) AND start > ? AND start < ?"
 # What a reader keeps until the next commit, for a chart's next query: the series asked for, the
-# rows of the blocks read, the head, a tier's unpacked rollups and its runs. A dashboard's charts.
+# rows of the blocks read, the head, a tier's unpacked rollups and its runs, and the JSON of a long
+# range's unsettled end (answers.py). A dashboard's charts.
 KEPT = 64
 
 # How far from the asked moment a sample may lie and still count as the value "at" it, for
@@ -54,7 +55,8 @@ class Planned(NamedTuple):
 
 
 class DecodedBlocks:
-    """Blocks decoded lately, shared by every reader of the process.
+    """Blocks decoded lately (and, as answers.SETTLED, what was made from them), shared by every
+    reader of the process.
 
     A closed window's block is asked for again by every refresh of a chart that shows it;
     decoding is most of a range query's time. Keyed by the block's bytes, so a block rewritten
@@ -620,8 +622,9 @@ class Reader:
             self._fold_rollups(plan.tier, planned.rows, plan, output)
 
     def unpacked_since(self, planned: Planned) -> int | None:
-        """The time (ms) of the first bucket of the planned rollup tier not yet packed into a
-        block, or of the first sample still in the head, of the series asked for; None if none."""
+        """The earliest time (ms) of the series asked for that is not yet packed into a block of
+        the planned rollup tier: a bucket of its unpacked rollups, or a sample in the head; None
+        if there is none."""
         tail = self._tail_of(planned.plan.tier, planned.layout)
         return None if tail is None else int(tail[0][0])
 

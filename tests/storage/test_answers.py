@@ -30,6 +30,7 @@ def test_a_spliced_answer_is_the_whole_fold_byte_for_byte(writer, tmp_path):
     """Whatever commits between queries (new samples, late ones for settled stretches, their
     packing, retention), a reader splicing kept stretches answers what a whole fold gives."""
     path = tmp_path / "store.db"
+    answers.SETTLED.clear()
     shapes = random.Random(7)
     writer.source_id("host", 60.0)
     # Four days at a minute, two series, with collection stopped for a few hours and for a few
@@ -64,6 +65,32 @@ def test_a_spliced_answer_is_the_whole_fold_byte_for_byte(writer, tmp_path):
             assert answers.range_json(kept, *query) == whole(path, *query), query
     assert spliced > 100  # most queries were spliced, many from stretches kept since earlier steps
     assert answers.SETTLED.entries
+
+
+def test_byte_equal_blocks_at_other_starts_are_other_stretches(writer, tmp_path):
+    """A constant series packs into the same bytes every span: a kept stretch is keyed by where
+    its blocks start too, or retention deleting the first would leave the stretch showing it."""
+    path, span = tmp_path / "store.db", 12 * 3600  # the 1-minute tier's blocks
+    start = T0 // span * span
+    query = ("host", start + span / 2, start + 1.5 * span, 200, None)
+    answers.SETTLED.clear()
+    writer.source_id("host", 60.0)
+
+    def constant(since):
+        writer.write_points("host", [("cpu", "total", since + t, 1.0) for t in range(0, span, 60)], CPU)
+
+    def maintained(now, **retention):
+        while not writer.maintain(now, **retention).finished:
+            pass
+        return answers.range_json(Reader(path), *query)
+
+    constant(start)
+    assert maintained(start + span + 3600) == whole(path, *query)
+    constant(start + span)
+    assert maintained(start + 2 * span + 3600) == whole(path, *query)
+    deleted = maintained(start + 2 * span + 3600, max_age=span)  # the first block goes
+    assert deleted == whole(path, *query)
+    assert min(orjson.loads(deleted)["times"]) > start + span
 
 
 def test_a_short_or_raw_answer_is_folded_whole(writer, tmp_path):
