@@ -76,9 +76,7 @@ def main(path: str, minutes: float) -> None:
     # The highest and the lowest resident size of each five minutes, read after every
     # maintenance run: at 0.1 s a window's process block is a large matrix while it is encoded,
     # so a single reading lands on a peak or between two by chance. The lowest is what the
-    # process keeps (maintenance hands freed memory back): a leak raises it. The highest also
-    # moves with where the allocators' free pieces happen to lie, by some 10 % for tens of
-    # minutes and back, with or without a leak.
+    # process keeps (maintenance hands freed memory back): a leak raises it.
     peak, floor = 0, None
     try:
         for step in range(1, steps + 1):
