@@ -37,6 +37,27 @@ _UPSERT_ROLLUPS = (
     " sum = rollups.sum + excluded.sum, count = rollups.count + excluded.count")
 
 
+# A write into the samples of a time this far before the writer's clock counts as late: it may
+# land in a window that maintenance is folding, outside the write lock. Maintenance folds only
+# windows that ended half a minute before its clock (COMPACTION_MARGIN_MS), so a clock may step
+# back 20 s meanwhile and a late write still be counted.
+LATE_WRITE_MS = 10 * 1000
+
+
+def note_late_writes(db: sqlite3.Connection, earliest_ms: int | None) -> None:
+    """Count a write into `samples` (in the writer's transaction) whose earliest time is late."""
+    if earliest_ms is not None and earliest_ms < time.time() * 1000 - LATE_WRITE_MS:
+        db.execute("UPDATE late_writes SET count = count + 1")
+
+
+@dataclass
+class _WindowWork:
+    state: tuple[int, int]  # the late writes' count and the window's rows, when read
+    times: bytes | None = None  # the window's times, and its blocks by category: None beyond raw retention
+    blocks: list[tuple[str, bytes]] = field(default_factory=list)
+    rollups: list[list] = field(default_factory=list)
+
+
 @dataclass
 class Report:
     windows: int = 0  # raw windows compacted
@@ -133,26 +154,62 @@ class Maintenance:
     def compact_window(self, source_id: int, units: dict[int, str], start: int) -> None:
         end = min(start + RAW.span_ms, self.horizon)
         ids = list(units)
+        # Read and fold the window before taking the write lock, which every push waits for: a
+        # heavily pushed source's window is seconds of work. If anything was written into the
+        # window meanwhile (a late push, pushes settled, a clock that stepped back), the late
+        # writes' count or the window's rows tell, and it is done again under the lock.
+        self.db.execute("BEGIN")  # one snapshot for the rows and the blocks they merge into
+        try:
+            work = self._window_work(source_id, units, ids, start, end)
+        finally:
+            self.db.execute("COMMIT")
         with self.transaction("a raw window could not be compacted"):
-            new: dict[int, dict[int, float]] = defaultdict(dict)
-            rows = self.db.execute(
-                f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
-                " AND time >= ? AND time < ? ORDER BY series_id, time", (*ids, start, end)).fetchall()
-            for series_id, at, value in rows:
-                new[series_id][at] = value
-            replaced: dict[int, dict[int, float]] = {}
-            if start + RAW.span_ms > self.cutoff(RAW):
-                replaced = self._store_window(source_id, units, start, new)
-            self._add_to_rollups(rows, replaced)
+            if self._window_state(ids, start, end) != work.state:
+                work = self._window_work(source_id, units, ids, start, end)
+            if work.times is not None:
+                self.db.execute(
+                    "INSERT INTO windows (source_id, start, end, times) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (source_id, start) DO UPDATE SET times = excluded.times",
+                    (source_id, start, start + RAW.span_ms, work.times))
+                self.db.executemany(
+                    "INSERT INTO chunks (tier, group_id, start, end, data) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (tier, group_id, start) DO UPDATE SET data = excluded.data",
+                    [(0, self.group_id(source_id, category), start, start + RAW.span_ms, block)
+                     for category, block in work.blocks])
+            self._add_to_rollups(work.rollups)
             self.db.execute(f"DELETE FROM samples WHERE series_id IN ({_marks(ids)}) AND time >= ? AND time < ?",
                             (*ids, start, end))
         self.report.windows += 1
-        self.report.samples += len(rows)
+        self.report.samples += work.state[1]
 
-    def _store_window(self, source_id: int, units: dict[int, str], start: int,
-                      new: dict[int, dict[int, float]]) -> dict[int, dict[int, float]]:
-        """Write the window's blocks, merged with what an earlier run stored; returns the
-        stored values that new ones replaced."""
+    def _window_state(self, ids: list[int], start: int, end: int) -> tuple[int, int]:
+        """What a write into the window changes: the late writes' count, and its rows."""
+        (late,) = self.db.execute("SELECT count FROM late_writes").fetchone()
+        (rows,) = self.db.execute(f"SELECT count(*) FROM samples WHERE series_id IN ({_marks(ids)})"
+                                  " AND time >= ? AND time < ?", (*ids, start, end)).fetchone()
+        return late, rows
+
+    def _window_work(self, source_id: int, units: dict[int, str], ids: list[int], start: int,
+                     end: int) -> "_WindowWork":
+        """What compacting the window writes, read and computed without writing anything."""
+        (late,) = self.db.execute("SELECT count FROM late_writes").fetchone()
+        rows = self.db.execute(
+            f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
+            " AND time >= ? AND time < ? ORDER BY series_id, time", (*ids, start, end)).fetchall()
+        new: dict[int, dict[int, float]] = defaultdict(dict)
+        for series_id, at, value in rows:
+            new[series_id][at] = value
+        work = _WindowWork((late, len(rows)))
+        replaced: dict[int, dict[int, float]] = {}
+        if start + RAW.span_ms > self.cutoff(RAW):
+            replaced = self._window_blocks(source_id, units, start, new, work)
+        work.rollups = self._rollup_rows(rows, replaced)
+        return work
+
+    def _window_blocks(self, source_id: int, units: dict[int, str], start: int,
+                       new: dict[int, dict[int, float]], work: "_WindowWork") -> dict[int, dict[int, float]]:
+        """The window's times and blocks, merged with what an earlier run stored, into `work`;
+        returns the stored values that new ones replaced."""
         series: dict[int, dict[int, float]] = defaultdict(dict)
         existing = self.db.execute("SELECT times FROM windows WHERE source_id = ? AND start = ?",
                                    (source_id, start)).fetchone()
@@ -174,36 +231,33 @@ class Maintenance:
             stored.update(points)
         window_times = sorted({t for points in series.values() for t in points})
         position = {t: i for i, t in enumerate(window_times)}
-        end = start + RAW.span_ms
-        self.db.execute(
-            "INSERT INTO windows (source_id, start, end, times) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (source_id, start) DO UPDATE SET times = excluded.times",
-            (source_id, start, end, encode_times(window_times)))
-        blocks = []
-        for group, ids in self._by_group(i for i, points in series.items() if points).items():
+        work.times = encode_times(window_times)
+        by_category: dict[str, list[int]] = defaultdict(list)
+        for series_id in sorted(i for i, points in series.items() if points):
+            by_category[self.info[series_id][1]].append(series_id)
+        for category, ids in by_category.items():
             matrix = np.full((len(ids), len(window_times)), np.nan)
             for row, series_id in enumerate(ids):
                 points = series[series_id]
                 matrix[row, [position[t] for t in points]] = list(points.values())
-            blocks.append((0, group, start, end, encode_raw_block(ids, matrix, [units[i] for i in ids])))
-        self.db.executemany(
-            "INSERT INTO chunks (tier, group_id, start, end, data) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (tier, group_id, start) DO UPDATE SET data = excluded.data", blocks)
+            work.blocks.append((category, encode_raw_block(ids, matrix, [units[i] for i in ids])))
         return replaced
 
     def _all_groups(self, source_id: int):
         return [((source_id, category), group) for group, category in self.db.execute(
             "SELECT id, category FROM groups WHERE source_id = ?", (source_id,))]
 
-    def _add_to_rollups(self, rows: list[tuple[int, int, float]], replaced: dict[int, dict[int, float]]) -> None:
-        """Add a window's new head rows (series id, time, value), in key order, to every rollup
-        tier's buckets.
+    @staticmethod
+    def _rollup_rows(rows: list[tuple[int, int, float]], replaced: dict[int, dict[int, float]]) -> list[list]:
+        """Every rollup tier's buckets of a window's new head rows (series id, time, value, in
+        key order), as columns: tier, series id, start, min, max, sum, count.
 
         In numpy: a big window (5,000 pushed series, a million and more rows) took seconds in a
-        loop per value, all of them under the write lock that every push waits for.
+        loop per value.
         """
+        columns: list[list] = [[] for _ in range(7)]
         if not rows:
-            return
+            return columns
         # As floats, in C: series ids and times in ms are whole numbers far below 2**53.
         table = np.fromiter(chain.from_iterable(rows), np.float64, 3 * len(rows)).reshape(-1, 3)
         ids, starts, values = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
@@ -215,7 +269,6 @@ class Maintenance:
             totals[at] -= list(old.values())
             counts[at] = 0
         lows = highs = values
-        columns: list[list] = [[] for _ in range(7)]  # tier, series id, start, min, max, sum, count
         for tier in ROLLUPS:
             # Each tier's buckets are whole multiples of the finer tiers' buckets, so each tier
             # folds the one before it. Within a series, times (so buckets) never go down.
@@ -227,6 +280,10 @@ class Maintenance:
                 totals, counts = np.add.reduceat(totals, firsts), np.add.reduceat(counts, firsts)
             for column, tier_column in zip(columns, ([tier.number] * len(ids), ids, starts, lows, highs, totals, counts)):
                 column.extend(tier_column if isinstance(tier_column, list) else tier_column.tolist())
+        return columns
+
+    def _add_to_rollups(self, columns: list[list]) -> None:
+        """Add buckets (as _rollup_rows gives them) to the rollup tiers' stored ones."""
         insert_rows(self.db, _UPSERT_ROLLUPS, columns)
 
     # --- process history ---------------------------------------------------------------------
@@ -359,6 +416,7 @@ def settle_incoming(db: sqlite3.Connection, transaction: Transaction) -> int:
 def move_incoming(db: sqlite3.Connection) -> int:
     """In key order, so each leaf page of `samples` is written once for all the rows it
     receives; a pushed row replaces a stored one at the same time."""
+    note_late_writes(db, db.execute("SELECT min(time) FROM incoming").fetchone()[0])
     moved = db.execute("INSERT OR REPLACE INTO samples SELECT series_id, time, value FROM incoming"
                        " ORDER BY series_id, time").rowcount
     db.execute("DELETE FROM incoming")

@@ -164,6 +164,16 @@ MIGRATIONS: list[tuple[str, str]] = [
             UNION ALL
             SELECT series_id, time, value FROM incoming;
     """),
+    # Maintenance reads and folds a raw window before it takes the write lock; writers count
+    # their writes into the past here, in their own transactions, so that it can tell whether
+    # the window changed meanwhile.
+    ("0006_late_writes", """
+        CREATE TABLE late_writes (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            count INTEGER NOT NULL
+        );
+        INSERT INTO late_writes VALUES (1, 0);
+    """),
 ]
 
 

@@ -140,6 +140,8 @@ class Writer:
         elif self._unsettled:  # what waits in `incoming` is older: it goes first, so this wins
             compaction.move_incoming(self.db)
             self._unsettled = False
+        if table == "samples" and moments:
+            compaction.note_late_writes(self.db, min(moments.values()))
         # A repeated time (a clock stepped back onto stored samples) replaces, never doubles.
         insert_rows(self.db, f"INSERT OR REPLACE INTO {table} (series_id, time, value) VALUES {{}}", [series, times, values])
 

@@ -519,7 +519,7 @@ def test_rollup_buckets_hold_what_brute_force_gives(tmp_path_factory, samples, r
     try:
         maintenance = compaction.Maintenance(writer.db, writer._transaction, {}, 0)
         with writer._transaction("the test's rollups"):
-            maintenance._add_to_rollups(rows, dict(replaced))
+            maintenance._add_to_rollups(maintenance._rollup_rows(rows, dict(replaced)))
         stored = {(tier, series, start): rest for tier, series, start, *rest in
                   writer.db.execute("SELECT tier, series_id, start, min, max, sum, count FROM rollups")}
     finally:
@@ -537,3 +537,63 @@ def test_rollup_buckets_hold_what_brute_force_gives(tmp_path_factory, samples, r
     for key, (low, high, total, count) in expected.items():
         assert stored[key][0] == low and stored[key][1] == high and stored[key][3] == count, key
         assert stored[key][2] == pytest.approx(total, rel=1e-9, abs=1e-6), key
+
+
+def _write_during_the_read(monkeypatch, path, points):
+    """Maintenance of `path`, whose first window, once read and folded (outside the write lock),
+    sees `points` written by another writer that does not wait for any lock; how many times
+    windows were read."""
+    from statsserver.storage import compaction
+
+    pusher, reads = Writer(path), []
+    read = compaction.Maintenance._window_work
+
+    def window_work(self, *arguments):
+        work = read(self, *arguments)
+        if not reads:
+            pusher.db.execute("PRAGMA busy_timeout = 0")  # a held write lock fails it at once
+            for _, label, at, value in points:  # as a collector writes: straight into the samples
+                pusher.write(SOURCE, at, {"cpu": {label: value}}, METRICS)
+        reads.append(arguments[2])
+        return work
+
+    monkeypatch.setattr(compaction.Maintenance, "_window_work", window_work)
+    return pusher, reads
+
+
+def test_a_window_is_read_without_the_write_lock_and_late_points_written_meanwhile_count(tmp_path, monkeypatch):
+    path = tmp_path / "store.db"
+    writer = store(path, steady(1200, step=1.0))
+    # A new value for a stored time while the window is folded: the window's rows are as many
+    # as before, and only the late writes' count tells.
+    pusher, reads = _write_during_the_read(monkeypatch, path, [("cpu", "total", T0 + 20, 40.0)])
+    try:
+        writer.maintain(T0 + 3600)
+        assert reads[0] == reads[1]  # the first window read again, under the lock
+        reader = Reader(path)
+        raw = reader.query(SOURCE, T0, T0 + 30, 30, categories=["cpu"], tier="raw")
+        assert raw["series"][0]["avg"][20] == 40.0
+        minute = reader.query(SOURCE, T0, T0 + 60, 1, categories=["cpu"], tier="1m")
+        values = [i % 50 for i in range(60)]
+        values[20] = 40
+        assert minute["series"][0]["avg"][0] == pytest.approx(sum(values) / 60, abs=0.05)
+    finally:
+        pusher.close()
+        writer.close()
+
+
+def test_a_row_written_into_a_window_being_read_is_not_lost_even_if_not_counted_late(tmp_path, monkeypatch):
+    from statsserver.storage import compaction
+
+    monkeypatch.setattr(compaction, "LATE_WRITE_MS", 10**15)  # as if the writer's clock had stepped back
+    path = tmp_path / "store.db"
+    writer = store(path, steady(1200, step=1.0))
+    pusher, reads = _write_during_the_read(monkeypatch, path, [("cpu", "total", T0 + 10.5, 99.0)])
+    try:
+        writer.maintain(T0 + 3600)
+        assert reads[0] == reads[1]  # the window's rows told: read again under the lock
+        raw = Reader(path).query(SOURCE, T0, T0 + 30, 30, categories=["cpu"], tier="raw")
+        assert raw["series"][0]["max"][10] == 99.0
+    finally:
+        pusher.close()
+        writer.close()
