@@ -129,14 +129,6 @@ class Maintenance:
                 "SELECT id FROM groups WHERE source_id = ? AND category = ?", key).fetchone()[0]
         return self._groups[key]
 
-    def _by_group(self, series_ids) -> dict[int, list[int]]:
-        """Series ids (ascending) per group id."""
-        found: dict[int, list[int]] = defaultdict(list)
-        for series_id in sorted(series_ids):
-            source_id, category, _ = self.info[series_id]
-            found[self.group_id(source_id, category)].append(series_id)
-        return found
-
     def compact_raw(self) -> bool:
         for source_id, units in self._series_by_source().items():
             ids = list(units)
@@ -342,29 +334,60 @@ class Maintenance:
         return True
 
     def pack_window(self, tier: Tier, window: int, last_bucket: int) -> None:
+        # Read and built before the write lock is taken, as a raw window is: the 10 s tier of
+        # thousands of series is seconds of work. Only maintenance writes rollups, one step at a
+        # time; the check under the lock is for a second maintainer, which should not exist.
+        self.db.execute("BEGIN")
+        try:
+            state, blocks = self._rollup_state(tier, window, last_bucket), self._rollup_blocks(tier, window, last_bucket)
+        finally:
+            self.db.execute("COMMIT")
         with self.transaction("rollups could not be packed"):
-            rows = self.db.execute(
-                "SELECT series_id, start, min, max, sum, count FROM rollups"
-                " WHERE tier = ? AND start >= ? AND start <= ?",
-                (tier.number, window, last_bucket)).fetchall()
+            if self._rollup_state(tier, window, last_bucket) != state:
+                blocks = self._rollup_blocks(tier, window, last_bucket)
             end = window + tier.span_ms
-            known = [row for row in rows if row[0] in self.info]  # a deleted series leaves nothing
-            if end > self.cutoff(tier) and known:
-                blocks = []
-                by_series: dict[int, list] = defaultdict(list)
-                for series_id, *bucket in known:
-                    by_series[series_id].append(bucket)
-                for group, ids in self._by_group(by_series).items():
-                    blocks.append((tier.number, group, window, end,
-                                   self._rollup_block(tier, group, window, ids, by_series)))
-                self.db.executemany(
-                    "INSERT INTO chunks (tier, group_id, start, end, data) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (tier, group_id, start) DO UPDATE SET data = excluded.data", blocks)
-                self.report.rollup_chunks += len(blocks)
+            self.db.executemany(
+                "INSERT INTO chunks (tier, group_id, start, end, data) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (tier, group_id, start) DO UPDATE SET data = excluded.data",
+                [(tier.number, self.group_id(*key), window, end, block) for key, block in blocks])
+            self.report.rollup_chunks += len(blocks)
             self.db.execute("DELETE FROM rollups WHERE tier = ? AND start >= ? AND start <= ?",
                             (tier.number, window, last_bucket))
 
-    def _rollup_block(self, tier: Tier, group: int, window: int, ids: list[int],
+    def _rollup_state(self, tier: Tier, window: int, last_bucket: int) -> tuple:
+        return self.db.execute("SELECT count(*), total(count), total(sum) FROM rollups"
+                               " WHERE tier = ? AND start >= ? AND start <= ?", (tier.number, window, last_bucket)).fetchone()
+
+    def _rollup_blocks(self, tier: Tier, window: int, last_bucket: int) -> list[tuple[tuple[int, str], bytes]]:
+        """Each (source id, category)'s block of the window, with its stored buckets merged in;
+        read and computed without writing anything."""
+        rows = self.db.execute(
+            "SELECT series_id, start, min, max, sum, count FROM rollups"
+            " WHERE tier = ? AND start >= ? AND start <= ?",
+            (tier.number, window, last_bucket)).fetchall()
+        known = [row for row in rows if row[0] in self.info]  # a deleted series leaves nothing
+        if window + tier.span_ms <= self.cutoff(tier) or not known:
+            return []
+        by_series: dict[int, list] = defaultdict(list)
+        for series_id, *bucket in known:
+            by_series[series_id].append(bucket)
+        by_category: dict[tuple[int, str], list[int]] = defaultdict(list)
+        for series_id in sorted(by_series):
+            by_category[self.info[series_id][:2]].append(series_id)
+        return [(key, self._rollup_block(tier, self._existing_group(*key), window, ids, by_series))
+                for key, ids in by_category.items()]
+
+    def _existing_group(self, source_id: int, category: str) -> int | None:
+        """The group's id, without making one (None where there is none yet)."""
+        key = (source_id, category)
+        if key not in self._groups:
+            found = self.db.execute("SELECT id FROM groups WHERE source_id = ? AND category = ?", key).fetchone()
+            if found is None:
+                return None
+            self._groups[key] = found[0]
+        return self._groups[key]
+
+    def _rollup_block(self, tier: Tier, group: int | None, window: int, ids: list[int],
                       by_series: dict[int, list]) -> bytes:
         """The group's block for this window: what is stored, with the new buckets merged in."""
         found = self.db.execute("SELECT data FROM chunks WHERE tier = ? AND group_id = ? AND start = ?",

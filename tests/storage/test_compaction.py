@@ -597,3 +597,37 @@ def test_a_row_written_into_a_window_being_read_is_not_lost_even_if_not_counted_
     finally:
         pusher.close()
         writer.close()
+
+
+def test_rollups_are_packed_without_the_write_lock_and_a_change_meanwhile_is_packed_too(tmp_path, monkeypatch):
+    from statsserver.storage import compaction
+
+    path = tmp_path / "store.db"
+    writer = store(path, steady(1200, step=1.0))
+    other, packed = Writer(path), []
+    (series_id,) = writer.db.execute("SELECT id FROM series WHERE category = 'cpu' AND label = 'total'").fetchone()
+    build = compaction.Maintenance._rollup_blocks
+
+    def rollup_blocks(self, tier, window, last_bucket):
+        blocks = build(self, tier, window, last_bucket)
+        if not packed:
+            packed.append((tier, window))
+            other.db.execute("PRAGMA busy_timeout = 0")  # a held write lock fails it at once
+            other.write(SOURCE, T0 + 5000, {"cpu": {"total": 1.0}}, METRICS)
+            # What a second maintainer would do meanwhile: add to a bucket being packed.
+            with other._transaction("a test's rollup"):
+                other.db.execute(compaction._UPSERT_ROLLUP, (tier.number, series_id, window, 1000.0, 1000.0, 1000.0, 1))
+        return blocks
+
+    monkeypatch.setattr(compaction.Maintenance, "_rollup_blocks", rollup_blocks)
+    try:
+        writer.maintain(T0 + DAY / 1000)
+        [(tier, window)] = packed
+        assert writer.db.execute("SELECT count(*) FROM rollups WHERE tier = ? AND start = ?",
+                                 (tier.number, window)).fetchone() == (0,)
+        bucket = Reader(path).query(SOURCE, window / 1000, (window + tier.step_ms) / 1000, 1,
+                                    categories=["cpu"], tier=tier.name)["series"][0]
+        assert bucket["max"] == [1000.0]  # in the block, as packed again under the lock
+    finally:
+        other.close()
+        writer.close()
