@@ -616,7 +616,7 @@ def test_rollups_are_packed_without_the_write_lock_and_a_change_meanwhile_is_pac
             other.write(SOURCE, T0 + 5000, {"cpu": {"total": 1.0}}, METRICS)
             # What a second maintainer would do meanwhile: add to a bucket being packed.
             with other._transaction("a test's rollup"):
-                other.db.execute(compaction._UPSERT_ROLLUP, (tier.number, series_id, window, 1000.0, 1000.0, 1000.0, 1))
+                other.db.execute(compaction._UPSERT_ROLLUPS.format("(?, ?, ?, ?, ?, ?, ?)"), (tier.number, series_id, window, 1000.0, 1000.0, 1000.0, 1))
         return blocks
 
     monkeypatch.setattr(compaction.Maintenance, "_rollup_blocks", rollup_blocks)
