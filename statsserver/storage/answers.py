@@ -68,13 +68,14 @@ def _spliced(reader: Reader, planned: Planned) -> bytes:
         low, high = max(stretch, first), min(stretch + STRETCH, stop)
         if high > settled:
             key = ("unsettled", plan.tier.number, width, phase, low, stop, ids, planned.interval)
-            parts.append(reader.kept(key, lambda: _written(reader, planned, low, stop)))  # called at once
+            parts.append(reader.kept(key, lambda: _written(reader, planned, phase + low * width, stop - low)))
             break
         begin, finish = phase + low * width, phase + high * width
         # A block's bytes do not say where it starts: two of a constant series are the same bytes.
         blocks = tuple(row for row in planned.rows if begin - plan.tier.span_ms < row[0] < finish)
         key = (plan.tier.number, width, phase, low, high, ids, planned.interval, blocks)
-        parts.append(SETTLED.kept(key, lambda: _written(reader, planned, low, high)))
+        # kept() calls its maker at once: the loop's low and high are this stretch's.
+        parts.append(SETTLED.kept(key, lambda: _written(reader, planned, begin, high - low)))
 
     # The JSON of each stretch with data, and of the null row after one that precedes a gap.
     pieces: list[tuple[bytes, ...]] = []
@@ -97,12 +98,12 @@ def _spliced(reader: Reader, planned: Planned) -> bytes:
                          "tier": plan.tier.name, "times": arrays[0], "series": series})
 
 
-def _written(reader: Reader, planned: Planned, low: int, high: int) -> tuple:
-    """Buckets low to high (numbered on their width's grid) of the planned range, folded and
-    written: ((first, last) bucket with data, or None; the JSON of their times, then of each
-    series' min, avg and max), arrays without their brackets."""
+def _written(reader: Reader, planned: Planned, origin: int, count: int) -> tuple:
+    """`count` buckets of the planned range from `origin` (ms, on its grid), folded and written:
+    ((first, last) bucket with data, numbered on the grid of their width, or None; the JSON of
+    their times, then of each series' min, avg and max), arrays without their brackets."""
     plan = planned.plan
-    stretch = Plan(plan.tier, plan.origin + (low - plan.origin // plan.width) * plan.width, plan.width, high - low)
+    stretch = Plan(plan.tier, origin, plan.width, count)
     output = planned.layout.fresh()
     reader.fold(planned, stretch, output)
     times, columns, _, buckets = answer_columns(output, stretch, planned.interval)
@@ -116,4 +117,5 @@ def _written(reader: Reader, planned: Planned, low: int, high: int) -> tuple:
         written = [once for row in columns[0] for once in (text(row),) * 3]
     else:
         written = [text(row) for rows in zip(*columns) for row in rows]
-    return (low + int(buckets[0]), low + int(buckets[-1])), (text(times), *written)
+    first = origin // plan.width
+    return (first + int(buckets[0]), first + int(buckets[-1])), (text(times), *written)

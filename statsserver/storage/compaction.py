@@ -121,12 +121,17 @@ class Maintenance:
             self.info[series_id] = (source_id, category, unit)
         return found
 
-    def group_id(self, source_id: int, category: str) -> int:
+    def group_id(self, source_id: int, category: str, make: bool = True) -> int | None:
+        """The group's id; where there is none yet, one is made, or with `make` False (outside a
+        write transaction) None."""
         key = (source_id, category)
         if key not in self._groups:
-            self.db.execute("INSERT OR IGNORE INTO groups (source_id, category) VALUES (?, ?)", key)
-            self._groups[key] = self.db.execute(
-                "SELECT id FROM groups WHERE source_id = ? AND category = ?", key).fetchone()[0]
+            if make:
+                self.db.execute("INSERT OR IGNORE INTO groups (source_id, category) VALUES (?, ?)", key)
+            found = self.db.execute("SELECT id FROM groups WHERE source_id = ? AND category = ?", key).fetchone()
+            if found is None:
+                return None
+            self._groups[key] = found[0]
         return self._groups[key]
 
     def compact_raw(self) -> bool:
@@ -176,15 +181,17 @@ class Maintenance:
 
     def _window_state(self, ids: list[int], start: int, end: int) -> tuple[int, int]:
         """What a write into the window changes: the late writes' count, and its rows."""
-        (late,) = self.db.execute("SELECT count FROM late_writes").fetchone()
         (rows,) = self.db.execute(f"SELECT count(*) FROM samples WHERE series_id IN ({_marks(ids)})"
                                   " AND time >= ? AND time < ?", (*ids, start, end)).fetchone()
-        return late, rows
+        return self._late_writes(), rows
+
+    def _late_writes(self) -> int:
+        return self.db.execute("SELECT count FROM late_writes").fetchone()[0]
 
     def _window_work(self, source_id: int, units: dict[int, str], ids: list[int], start: int,
                      end: int) -> "_WindowWork":
         """What compacting the window writes, read and computed without writing anything."""
-        (late,) = self.db.execute("SELECT count FROM late_writes").fetchone()
+        late = self._late_writes()
         rows = self.db.execute(
             f"SELECT series_id, time, value FROM samples WHERE series_id IN ({_marks(ids)})"
             " AND time >= ? AND time < ? ORDER BY series_id, time", (*ids, start, end)).fetchall()
@@ -374,18 +381,8 @@ class Maintenance:
         by_category: dict[tuple[int, str], list[int]] = defaultdict(list)
         for series_id in sorted(by_series):
             by_category[self.info[series_id][:2]].append(series_id)
-        return [(key, self._rollup_block(tier, self._existing_group(*key), window, ids, by_series))
+        return [(key, self._rollup_block(tier, self.group_id(*key, make=False), window, ids, by_series))
                 for key, ids in by_category.items()]
-
-    def _existing_group(self, source_id: int, category: str) -> int | None:
-        """The group's id, without making one (None where there is none yet)."""
-        key = (source_id, category)
-        if key not in self._groups:
-            found = self.db.execute("SELECT id FROM groups WHERE source_id = ? AND category = ?", key).fetchone()
-            if found is None:
-                return None
-            self._groups[key] = found[0]
-        return self._groups[key]
 
     def _rollup_block(self, tier: Tier, group: int | None, window: int, ids: list[int],
                       by_series: dict[int, list]) -> bytes:
